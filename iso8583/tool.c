@@ -20,6 +20,7 @@ static void usage(FILE *f)
 	        "       iso8583 encode  [--profile ascii87|binary87] [--framing none|bin2|ascii4] [--hex] [FILE]\n"
 	        "       iso8583 convert --from PROFILE --to PROFILE [--framing auto|none|bin2|ascii4]\n"
 	        "                       [--out-framing none|bin2|ascii4] [--hex] [FILE]\n"
+	        "         (output framing defaults to the input's)\n"
 	        "\n"
 	        "decode   prints each message field by field, PAN and secrets masked.\n"
 	        "encode   reads lines N=value (MTI=0200 or 0=0200 for the MTI; b fields in hex;\n"
@@ -199,7 +200,7 @@ static void print_msg(const struct iso_msg *m, size_t index, size_t len, enum is
 struct opts {
 	enum iso_profile from, to;
 	int framing_in;  /* -1 auto */
-	int framing_out;
+	int framing_out; /* -1: as the input */
 	bool hex;
 	const char *file;
 };
@@ -207,8 +208,9 @@ struct opts {
 /* Walk the messages of an input; calls fn for each decoded message. */
 typedef int (*msg_fn)(const struct opts *o, struct iso_msg *m, size_t idx, size_t len, FILE *out);
 
-static int each_message(const struct opts *o, msg_fn fn)
+static int each_message(const struct opts *opt, msg_fn fn)
 {
+	struct opts local = *opt, *o = &local;
 	size_t n;
 	uint8_t *buf = read_all(o->file, &n);
 	if (buf == NULL)
@@ -218,6 +220,8 @@ static int each_message(const struct opts *o, msg_fn fn)
 		return 1;
 	}
 	enum iso_framing fr = o->framing_in < 0 ? detect_framing(buf, n) : (enum iso_framing)o->framing_in;
+	if (o->framing_out < 0)
+		o->framing_out = (int)fr;
 	size_t pos = 0, idx = 0;
 	int rc = 0;
 	static struct iso_msg m;
@@ -433,7 +437,7 @@ int main(int argc, char **argv)
 		return die(2, "unknown command '%s' (decode, encode, convert; --help)", cmd);
 
 	struct opts o = {ISO_ASCII87, ISO_ASCII87, is_encode ? ISO_FRAME_NONE : -1,
-	                 ISO_FRAME_NONE, false, NULL};
+	                 is_encode ? ISO_FRAME_NONE : -1, false, NULL};
 	bool have_from = false, have_to = false;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
@@ -461,8 +465,6 @@ int main(int argc, char **argv)
 			int *dst = is_encode ? &o.framing_out : &o.framing_in;
 			if (parse_framing(v, dst, !is_encode) != 0)
 				return die(2, "unknown framing '%s' for %s", v, cmd);
-			if (is_convert && o.framing_in >= 0)
-				o.framing_out = o.framing_in;
 			i++;
 		} else if (strcmp(a, "--out-framing") == 0 && v && is_convert) {
 			if (parse_framing(v, &o.framing_out, false) != 0)
