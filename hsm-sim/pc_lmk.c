@@ -1,5 +1,7 @@
 #include "pc_lmk.h"
 
+#include "pc_pin.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,5 +226,49 @@ int pc_kek_unwrap(const pc_key *kek, enum pc_alg alg, const char *hex,
     if (rc == PC_OK)
         rc = pc_key_set(k, alg, pt, n);
     pc_wipe(pt, sizeof pt);
+    return rc;
+}
+
+static int pin_key(pc_lmk *lmk, pc_key *k)
+{
+    const uint8_t *kek = kek_for(lmk, "PIN", 'R');
+    if (!kek)
+        return PC_ERR_CRYPTO;
+    return pc_key_set(k, PC_ALG_AES, kek, 32);
+}
+
+int pc_lmk_pin_encrypt(pc_lmk *lmk, const char *pin, const char *pan,
+                       char out[33])
+{
+    uint8_t blk[16];
+    pc_key k;
+    int rc = pc_pin_clear_encode(PC_PIN_ISO0, pin, pan, NULL, blk);
+    if (rc == PC_OK)
+        rc = pc_random(blk + 8, 8);
+    if (rc == PC_OK)
+        rc = pin_key(lmk, &k);
+    if (rc == PC_OK)
+        rc = pc_ecb(&k, true, blk, blk, 16);
+    if (rc == PC_OK)
+        pc_hex_encode(blk, 16, out);
+    pc_wipe(blk, sizeof blk);
+    pc_wipe(&k, sizeof k);
+    return rc;
+}
+
+int pc_lmk_pin_decrypt(pc_lmk *lmk, const char *hex32, const char *pan,
+                       char pin[13])
+{
+    uint8_t blk[16];
+    pc_key k;
+    if (!hex32 || pc_hex_decode(hex32, 32, blk, sizeof blk) != 16)
+        return PC_ERR_HEX;
+    int rc = pin_key(lmk, &k);
+    if (rc == PC_OK)
+        rc = pc_ecb(&k, false, blk, blk, 16);
+    if (rc == PC_OK)
+        rc = pc_pin_clear_decode(PC_PIN_ISO0, blk, pan, pin);
+    pc_wipe(blk, sizeof blk);
+    pc_wipe(&k, sizeof k);
     return rc;
 }

@@ -44,6 +44,17 @@ int pc_lmk_wrap(pc_lmk *lmk, const char type[3], const pc_key *k,
 int pc_lmk_unwrap(pc_lmk *lmk, const char type[3], const char *in, size_t len,
                   pc_key *k);
 
+/* A PIN kept under the LMK (for PVV/offset generation at card issuance and
+ * PIN change): 32 hex characters, AES-256 under an LMK-derived key of the
+ * 16-byte block (ISO 9564 format 0 clear block bound to the PAN | 8 random
+ * bytes), so equal PINs never give equal cryptograms.
+ * Errors: PC_ERR_PIN_LEN, PC_ERR_PAN, PC_ERR_CRYPTO; decrypt also
+ * PC_ERR_HEX, PC_ERR_PIN_BLOCK (wrong PAN, wrong LMK or altered). */
+int pc_lmk_pin_encrypt(pc_lmk *lmk, const char *pin, const char *pan,
+                       char out[33]);
+int pc_lmk_pin_decrypt(pc_lmk *lmk, const char *hex32, const char *pan,
+                       char pin[13]);
+
 /* Encrypts/decrypts a key under another key (a ZMK or TMK) the way keys
  * are exchanged with terminals and other networks: TDES ECB for TDES
  * keys under a TDES KEK (X9.17 style), AES key wrap (RFC 3394) otherwise.
