@@ -475,10 +475,14 @@ int iso_set_copy(struct iso_msg *m, unsigned de, const void *val, size_t len)
 int iso_set_num(struct iso_msg *m, unsigned de, uint64_t v)
 {
 	const struct iso_field_def *d = iso_field_def(de);
-	char tmp[20];
+	/* Room for the widest fixed n field (DE 90, 42 digits), not just for
+	 * the 20 digits of a uint64_t: the zero fill below writes d->max. */
+	char tmp[48];
 	size_t n = 0;
 	if (d == NULL || d->type != ISO_T_N)
 		return ISO_ERR_NO_FIELD;
+	if (d->max > sizeof tmp)
+		return ISO_ERR_TOO_LONG;
 	do {
 		tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
 		v /= 10;

@@ -106,6 +106,11 @@ static void out_tlv(struct out *o, const uint8_t *p, size_t n, unsigned depth)
 			out_c(o, '{');
 			out_tlv(o, t.val, t.len, depth + 1);
 			out_c(o, '}');
+		} else if (t.constructed) {
+			/* Too deep to walk: its bytes may hold 5A or 57, so never
+			 * dump them. */
+			out_c(o, '=');
+			out_hidden(o, "nested template", t.len, "bytes");
 		} else if (t.tag == 0x5a) {
 			char digits[40];
 			size_t k = 0;
