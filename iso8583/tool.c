@@ -124,8 +124,10 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Hex text (whitespace ignored) to bytes, in place. */
-static int unhex_inplace(uint8_t *buf, size_t *len)
+/* Hex text (whitespace ignored) to bytes, in place. `report`: say why on
+ * stderr; callers with their own message pass false, so that an error stays
+ * one line. */
+static int unhex_inplace(uint8_t *buf, size_t *len, bool report)
 {
 	size_t o = 0, nd = 0;
 	int hi = 0;
@@ -135,7 +137,8 @@ static int unhex_inplace(uint8_t *buf, size_t *len)
 			continue;
 		int v = hexval(c);
 		if (v < 0) {
-			fprintf(stderr, "%s: hex input: not a hex digit at byte %zu\n", prog, i);
+			if (report)
+				fprintf(stderr, "%s: hex input: not a hex digit at byte %zu\n", prog, i);
 			return -1;
 		}
 		if (nd++ & 1)
@@ -144,32 +147,47 @@ static int unhex_inplace(uint8_t *buf, size_t *len)
 			hi = v;
 	}
 	if (nd & 1) {
-		fprintf(stderr, "%s: hex input: odd number of hex digits\n", prog);
+		if (report)
+			fprintf(stderr, "%s: hex input: odd number of hex digits\n", prog);
 		return -1;
 	}
 	*len = o;
 	return 0;
 }
 
-/* Does the whole buffer split exactly into frames of this kind? */
-static bool frames_exactly(enum iso_framing k, const uint8_t *b, size_t n)
+/* Does the whole buffer split exactly into frames of this kind (and, when
+ * `decode`, does every frame decode in profile `prof`)? */
+static bool frames_exactly(enum iso_framing k, const uint8_t *b, size_t n, bool decode,
+                           enum iso_profile prof)
 {
+	static struct iso_msg m;
 	size_t pos = 0, hdr, ml;
 	if (n == 0)
 		return false;
 	while (pos < n) {
-		if (iso_frame_peek(k, MAX_MSG, b + pos, n - pos, &hdr, &ml) != 1)
+		size_t max = k == ISO_FRAME_NONE ? MAX_INPUT : MAX_MSG;
+		if (iso_frame_peek(k, max, b + pos, n - pos, &hdr, &ml) != 1)
+			return false;
+		if (decode && iso_unpack(prof, b + pos + hdr, ml, &m, NULL) != 0)
 			return false;
 		pos += hdr + ml;
 	}
 	return true;
 }
 
-static enum iso_framing detect_framing(const uint8_t *b, size_t n)
+/* An unframed message can look framed: ascii87 "0100" followed by exactly
+ * 100 bytes reads as an ASCII4 header, binary87 02 00 followed by 512 bytes
+ * as a BIN2 one. So prefer the framing under which everything decodes, and
+ * fall back to the structural split only to report the error. */
+static enum iso_framing detect_framing(const uint8_t *b, size_t n, enum iso_profile prof)
 {
-	if (frames_exactly(ISO_FRAME_BIN2, b, n))
+	static const enum iso_framing order[] = {ISO_FRAME_BIN2, ISO_FRAME_ASCII4, ISO_FRAME_NONE};
+	for (size_t i = 0; i < 3; i++)
+		if (frames_exactly(order[i], b, n, true, prof))
+			return order[i];
+	if (frames_exactly(ISO_FRAME_BIN2, b, n, false, prof))
 		return ISO_FRAME_BIN2;
-	if (frames_exactly(ISO_FRAME_ASCII4, b, n))
+	if (frames_exactly(ISO_FRAME_ASCII4, b, n, false, prof))
 		return ISO_FRAME_ASCII4;
 	return ISO_FRAME_NONE;
 }
@@ -215,11 +233,12 @@ static int each_message(const struct opts *opt, msg_fn fn)
 	uint8_t *buf = read_all(o->file, &n);
 	if (buf == NULL)
 		return 1;
-	if (o->hex && unhex_inplace(buf, &n) != 0) {
+	if (o->hex && unhex_inplace(buf, &n, true) != 0) {
 		free(buf);
 		return 1;
 	}
-	enum iso_framing fr = o->framing_in < 0 ? detect_framing(buf, n) : (enum iso_framing)o->framing_in;
+	enum iso_framing fr =
+	    o->framing_in < 0 ? detect_framing(buf, n, o->from) : (enum iso_framing)o->framing_in;
 	if (o->framing_out < 0)
 		o->framing_out = (int)fr;
 	size_t pos = 0, idx = 0;
@@ -393,7 +412,7 @@ static int do_encode(const struct opts *o)
 		}
 		if (d->type == ISO_T_B) {
 			size_t bl = vl;
-			if (unhex_inplace((uint8_t *)val, &bl) != 0) {
+			if (unhex_inplace((uint8_t *)val, &bl, false) != 0) {
 				fprintf(stderr, "%s: line %zu: DE %lu takes hex\n", prog, lineno, de);
 				rc = 1;
 				break;
