@@ -37,9 +37,13 @@ int pc_pan_account12(const char *pan, char acct[13])
     int rc = pan_check(pan, &n);
     if (rc)
         return rc;
-    /* ISO 9564-1: the 12 rightmost digits excluding the check digit. */
+    /* ISO 9564-1: the 12 rightmost digits excluding the check digit,
+     * left-padded with zeros when the PAN is shorter (a 12-digit PAN has
+     * only 11). */
     size_t body = n - 1;
-    memcpy(acct, pan + body - 12, 12);
+    size_t take = body < 12 ? body : 12;
+    memset(acct, '0', 12);
+    memcpy(acct + 12 - take, pan + body - take, take);
     acct[12] = '\0';
     return PC_OK;
 }

@@ -86,6 +86,11 @@ static void t_pin_iso0(void **state)
     assert_int_equal(pc_pin_clear_encode(PC_PIN_ISO0, "1234567890123", "4012345678909", NULL, blk), PC_ERR_PIN_LEN);
     assert_int_equal(pc_pin_clear_encode(PC_PIN_ISO0, "12a4", "4012345678909", NULL, blk), PC_ERR_PIN_LEN);
     assert_int_equal(pc_pin_clear_encode(PC_PIN_ISO0, "1234", "40123", NULL, blk), PC_ERR_PAN);
+    /* Regression (found by fuzz-hsmcmd): a 12-digit PAN has 11 digits
+     * before its check digit; they are left-padded, not over-read. */
+    char acct[13];
+    assert_int_equal(pc_pan_account12("112233467788", acct), 0);
+    assert_string_equal(acct, "011223346778");
 }
 
 /* Formats 1 and 3 fill with random digits: no public known-answer vector,
