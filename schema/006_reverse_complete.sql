@@ -43,7 +43,7 @@ DECLARE
   v_avail_before bigint;
 BEGIN
   r := auth_duplicate('reversal', p_acquirer_id, p_terminal_id, p_stan, p_transmitted, p_replacement);
-  IF r IS NOT NULL THEN RETURN r; END IF;
+  IF r.response_code IS NOT NULL THEN RETURN r; END IF;
 
   SELECT * INTO o FROM auth_log WHERE acquirer_id = p_acquirer_id AND terminal_id = p_terminal_id
      AND stan = p_orig_stan AND transmitted = p_orig_transmitted AND msg_class = 'auth';
@@ -153,7 +153,7 @@ DECLARE
   v_avail_before bigint;
 BEGIN
   r := auth_duplicate('completion', p_acquirer_id, p_terminal_id, p_stan, p_transmitted, p_amount);
-  IF r IS NOT NULL THEN RETURN r; END IF;
+  IF r.response_code IS NOT NULL THEN RETURN r; END IF;
   SELECT * INTO s FROM bank_settings;
   v_day := (now() AT TIME ZONE s.business_tz)::date;
 

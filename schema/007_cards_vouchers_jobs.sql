@@ -87,7 +87,7 @@ DECLARE
   v_code text := '00'; v_rule text; v_entry bigint; v_approval text; v_day date;
 BEGIN
   r := auth_duplicate('voucher', p_acquirer_id, p_terminal_id, p_stan, p_transmitted, p_amount);
-  IF r IS NOT NULL THEN RETURN r; END IF;
+  IF r.response_code IS NOT NULL THEN RETURN r; END IF;
   SELECT * INTO s FROM bank_settings;
   v_day := (now() AT TIME ZONE s.business_tz)::date;
   SELECT * INTO t FROM terminals WHERE terminal_id = p_terminal_id;

@@ -129,7 +129,10 @@ bool scdb_migrate(PGconn *db, const char *dir, bool quiet)
         free(list);
         return false;
     }
-    bool ok = exec_simple(db,
+    /* One migrator at a time per database (session advisory lock), so two
+     * concurrent `db migrate` runs apply each file once. */
+    bool ok = exec_simple(db, "SELECT pg_advisory_lock(7346127)", "cannot take the migration lock") &&
+              exec_simple(db,
                           "CREATE TABLE IF NOT EXISTS schema_migrations ("
                           " version integer PRIMARY KEY, name text NOT NULL,"
                           " sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
@@ -147,10 +150,8 @@ bool scdb_migrate(PGconn *db, const char *dir, bool quiet)
             break;
         }
         sha256_hex(sql, hash);
-        /* One transaction per file; the advisory lock makes two concurrent
-         * migrators apply each file once. */
-        ok = exec_simple(db, "BEGIN", "begin") &&
-             exec_simple(db, "SELECT pg_advisory_xact_lock(7346127)", "lock");
+        /* One transaction per file: a failing file leaves nothing behind. */
+        ok = exec_simple(db, "BEGIN", "begin");
         PGresult *r = NULL;
         if (ok) {
             const char *p[1] = {version};
@@ -189,6 +190,7 @@ bool scdb_migrate(PGconn *db, const char *dir, bool quiet)
         }
         free(sql);
     }
+    PQclear(PQexec(db, "SELECT pg_advisory_unlock(7346127)"));
     for (int i = 0; i < n; i++)
         free(list[i]);
     free(list);

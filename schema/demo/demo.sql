@@ -60,7 +60,7 @@ INSERT INTO demo_pans
 SELECT cu.id, a.id, p.id,
        pg_temp.luhn(CASE p.scheme WHEN 'visa' THEN '45391' WHEN 'mastercard' THEN '52741' ELSE '62128' END
                     || lpad((p.id * 100 + cu.id * 10 + k.n)::text, 10, '0')),
-       k.n = 0, CASE WHEN k.n = 2 THEN 20000 END
+       k.n <> 2, CASE WHEN k.n = 2 THEN 20000 END
   FROM customers cu
   JOIN products p ON p.id = (SELECT id FROM products ORDER BY id OFFSET (cu.id - 1) % 8 LIMIT 1)
   JOIN LATERAL (VALUES (0), (1), (2)) AS k(n) ON k.n = 0 OR (k.n = 1 AND cu.id <= 2) OR (k.n = 2 AND cu.id = 1)
