@@ -49,6 +49,7 @@ struct hsmc_pool {
     SSL_CTX *ssl;
     struct conn *conns;
     unsigned n, rr, idspace;
+    char *sni; /* copy of tls_server_name, needed at each connect */
     int in_cb;
     bool dying;
 };
@@ -329,9 +330,9 @@ static void conn_start(struct conn *c)
     hsmc_pool *p = c->pool;
     if (p->ssl) {
         SSL *ssl = SSL_new(p->ssl);
-        if (ssl && p->cfg.tls_server_name) {
-            SSL_set_tlsext_host_name(ssl, p->cfg.tls_server_name);
-            SSL_set1_host(ssl, p->cfg.tls_server_name);
+        if (ssl && p->sni) {
+            SSL_set_tlsext_host_name(ssl, p->sni);
+            SSL_set1_host(ssl, p->sni);
         }
         c->bev = ssl ? bufferevent_openssl_socket_new(p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                       BEV_OPT_CLOSE_ON_FREE) : NULL;
@@ -420,12 +421,9 @@ hsmc_pool *hsmc_pool_new(struct event_base *base, const hsmc_config *cfg, int *e
         e = HSMC_ERR_TLS;
         goto out;
     }
-    if (c.tls_server_name) {
-        /* Keep a copy: SSL_set1_host needs it at each connect. */
-        p->cfg.tls_server_name = strdup(c.tls_server_name);
-        if (!p->cfg.tls_server_name)
-            goto out;
-    }
+    p->cfg.tls_server_name = NULL;
+    if (c.tls_server_name && !(p->sni = strdup(c.tls_server_name)))
+        goto out;
     /* Header ids are hex; the id space bounds the in-flight window. */
     p->idspace = c.header_len >= 4 ? 65536 : 1u << (4 * c.header_len);
     while (cap < c.max_inflight)
@@ -477,7 +475,7 @@ static void pool_destroy(hsmc_pool *p)
     }
     free(p->conns);
     SSL_CTX_free(p->ssl);
-    free((char *)(uintptr_t)p->cfg.tls_server_name);
+    free(p->sni);
     free(p);
 }
 
