@@ -72,12 +72,26 @@ int hsmtest_start(struct hsmtest_server *s, const char *bin, unsigned port,
 
 void hsmtest_stop(struct hsmtest_server *s)
 {
+    char path[300];
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
         int st;
         waitpid(s->pid, &st, 0);
         s->pid = 0;
     }
+    /* The directory stays for a restart on the same port; its files go. */
+    snprintf(path, sizeof path, "%s/test.lmk", s->dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/port", s->dir);
+    unlink(path);
+}
+
+void hsmtest_cleanup(struct hsmtest_server *s)
+{
+    hsmtest_stop(s);
+    if (s->dir[0])
+        rmdir(s->dir);
+    s->dir[0] = '\0';
 }
 
 void hsmtest_wrap(const char *type, enum pc_alg alg, const char *hexkey, char out[82])

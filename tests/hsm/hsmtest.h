@@ -27,6 +27,8 @@ extern const uint8_t hsmtest_lmk[32];
 int hsmtest_start(struct hsmtest_server *s, const char *bin, unsigned port,
                   const char *const *extra);
 void hsmtest_stop(struct hsmtest_server *s);
+/* Stops and removes the private directory. */
+void hsmtest_cleanup(struct hsmtest_server *s);
 
 /* A key under the test LMK, as the HSM would return it. */
 void hsmtest_wrap(const char *type, enum pc_alg alg, const char *hexkey, char out[82]);

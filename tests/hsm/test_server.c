@@ -98,7 +98,7 @@ static int teardown(void **state)
 {
     (void)state;
     hsmc_pool_free(pool);
-    hsmtest_stop(&srv);
+    hsmtest_cleanup(&srv);
     event_base_free(base);
     return 0;
 }
@@ -602,7 +602,7 @@ static void t_timeout_reconnect(void **state)
     wait_res(&x);
     assert_int_equal(x.r.hsm_err, 0);
     hsmc_pool_free(p);
-    hsmtest_stop(&s2);
+    hsmtest_cleanup(&s2);
 }
 
 /* The LMK file must not be readable by others. */
