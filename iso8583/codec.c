@@ -1,5 +1,5 @@
 /* ISO 8583:1987 decode and encode for the ascii87 and binary87 profiles. */
-#include "iso8583.h"
+#include "iso8583_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -93,7 +93,7 @@ const char *iso_strerror(int code)
 
 int iso_error_format(const struct iso_error *e, char *buf, size_t cap)
 {
-	const struct iso_field_def *d = iso_field_def(e->de);
+	const struct iso_field_def *d = iso_fdef(e->de);
 	if (e->de == 0)
 		return snprintf(buf, cap, "%s: %s at byte %zu",
 		                e->code == ISO_ERR_MTI ? "MTI" : "message", iso_strerror(e->code),
@@ -189,7 +189,7 @@ static int rd_prefix(enum iso_profile prof, struct rd *r, uint8_t lt, unsigned d
 static int unpack_field(enum iso_profile prof, struct rd *r, unsigned de,
                         struct iso_view *v, struct iso_error *err)
 {
-	const struct iso_field_def *d = iso_field_def(de);
+	const struct iso_field_def *d = iso_fdef(de);
 	size_t start = r->pos, n, size;
 	int rc;
 
@@ -414,7 +414,7 @@ static void mark(struct iso_msg *m, unsigned de)
 
 int iso_set(struct iso_msg *m, unsigned de, const void *val, size_t len)
 {
-	const struct iso_field_def *d = iso_field_def(de);
+	const struct iso_field_def *d = iso_fdef(de);
 	const uint8_t *p = val;
 	if (d == NULL)
 		return ISO_ERR_NO_FIELD;
@@ -474,7 +474,7 @@ int iso_set_copy(struct iso_msg *m, unsigned de, const void *val, size_t len)
 
 int iso_set_num(struct iso_msg *m, unsigned de, uint64_t v)
 {
-	const struct iso_field_def *d = iso_field_def(de);
+	const struct iso_field_def *d = iso_fdef(de);
 	/* Room for the widest fixed n field (DE 90, 42 digits), not just for
 	 * the 20 digits of a uint64_t: the zero fill below writes d->max. */
 	char tmp[48];
@@ -498,7 +498,7 @@ int iso_set_num(struct iso_msg *m, unsigned de, uint64_t v)
 
 int iso_set_view(struct iso_msg *m, unsigned de, const struct iso_view *v)
 {
-	if (iso_field_def(de) == NULL)
+	if (iso_fdef(de) == NULL)
 		return ISO_ERR_NO_FIELD;
 	m->f[de] = *v;
 	mark(m, de);
@@ -507,7 +507,7 @@ int iso_set_view(struct iso_msg *m, unsigned de, const struct iso_view *v)
 
 int iso_get(const struct iso_msg *m, unsigned de, char *dst, size_t cap)
 {
-	if (!iso_has(m, de) || iso_field_def(de) == NULL)
+	if (!iso_has(m, de) || iso_fdef(de) == NULL)
 		return ISO_ERR_NO_FIELD;
 	const struct iso_view *v = &m->f[de];
 	if (cap <= v->len)
@@ -524,7 +524,7 @@ int iso_get(const struct iso_msg *m, unsigned de, char *dst, size_t cap)
 
 int iso_get_num(const struct iso_msg *m, unsigned de, uint64_t *out)
 {
-	const struct iso_field_def *d = iso_field_def(de);
+	const struct iso_field_def *d = iso_fdef(de);
 	if (!iso_has(m, de) || d == NULL)
 		return ISO_ERR_NO_FIELD;
 	if (d->type != ISO_T_N)
@@ -684,7 +684,7 @@ static uint8_t wire_enc(enum iso_profile prof, const struct iso_field_def *d)
 static int pack_field(enum iso_profile prof, struct wr *w, unsigned de, const struct iso_view *v,
                       struct iso_error *err)
 {
-	const struct iso_field_def *d = iso_field_def(de);
+	const struct iso_field_def *d = iso_fdef(de);
 	if (d == NULL)
 		return fail(err, ISO_ERR_NO_FIELD, de, w->len);
 	size_t max = d->max + (d->type == ISO_T_XN);

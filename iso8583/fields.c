@@ -1,8 +1,8 @@
 /* ISO 8583:1987 data elements 2..128 (FIELDS.md). DE 35 is track data
  * (z), DE 55 carries EMV TLV bytes (b) as WIRE.md says. */
-#include "iso8583.h"
+#include "iso8583_int.h"
 
-static const struct iso_field_def defs[ISO_MAX_DE + 1] = {
+const struct iso_field_def iso_defs[ISO_MAX_DE + 1] = {
 	[2] = {"Primary Account Number", 19, ISO_T_N, ISO_LLVAR},
 	[3] = {"Processing Code", 6, ISO_T_N, ISO_FIXED},
 	[4] = {"Amount, Transaction", 12, ISO_T_N, ISO_FIXED},
@@ -133,7 +133,5 @@ static const struct iso_field_def defs[ISO_MAX_DE + 1] = {
 
 const struct iso_field_def *iso_field_def(unsigned de)
 {
-	if (de < 2 || de > ISO_MAX_DE || de == 65)
-		return NULL;
-	return &defs[de];
+	return iso_fdef(de);
 }
