@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 
 #include "switchctl_db.h"
+#include "switchctl_pin.h"
 
 static const char *opt_db;
 static const char *opt_schema = SWITCH_SCHEMA_DIR;
@@ -116,11 +117,13 @@ static int cmd_db(int argc, char **argv)
 /* ---- load demo ---- */
 
 static const char usage_load[] =
-    "usage: switchctl load demo\n"
+    "usage: switchctl load demo [--hsm HOST:PORT]\n"
     "  Loads schema/demo/demo.sql: customers, USD and KHR accounts, cards on all eight\n"
     "  products, ATMs, POS terminals, merchants, today's rates. PANs are hashed with\n"
     "  SWITCH_PAN_HMAC_KEY and encrypted with SWITCH_PAN_ENC_KEY (hex, 32 bytes each);\n"
-    "  without them fixed demo keys are used and a warning is printed. Idempotent.\n";
+    "  without them fixed demo keys are used and a warning is printed. Idempotent.\n"
+    "  --hsm (or SWITCH_HSM): a running hsm-sim generates the PVK and each demo card's\n"
+    "  PVV for the demo PIN " DEMO_PIN "; cards without PIN data get it on a later run.\n";
 
 static const char demo_hmac_key[] = "64656d6f2d70616e2d686d61632d6b65792d6e6f742d666f722d70726f642121";
 static const char demo_enc_key[] = "64656d6f2d70616e2d656e632d6b65792d6e6f742d666f722d70726f64212121";
@@ -139,6 +142,13 @@ static int cmd_load(int argc, char **argv)
 {
     if (argc < 1 || wants_help(argc, argv) || strcmp(argv[0], "demo") != 0)
         return usage(usage_load, argc < 1 || !wants_help(argc, argv));
+    const char *hsm = getenv("SWITCH_HSM");
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--hsm") == 0 && i + 1 < argc)
+            hsm = argv[++i];
+        else
+            return usage(usage_load, true);
+    }
     PGconn *db = scdb_connect(opt_db);
     if (!db)
         return 1;
@@ -156,8 +166,9 @@ static int cmd_load(int argc, char **argv)
         if (r && PQntuples(r) > 0) {
             printf("demo already loaded\n");
             PQclear(r);
+            int rc = hsm ? demo_pin_data(db, hsm) : 0;
             PQfinish(db);
-            return 0;
+            return rc;
         }
         PQclear(r);
     }
@@ -173,6 +184,11 @@ static int cmd_load(int argc, char **argv)
             PQclear(r);
         }
     }
+    if (ok && hsm)
+        ok = demo_pin_data(db, hsm) == 0;
+    else if (ok)
+        fprintf(stderr, "switchctl: note: no --hsm given, demo cards have no PIN data yet"
+                        " (run 'switchctl load demo --hsm HOST:PORT' again)\n");
     PQfinish(db);
     return ok ? 0 : 1;
 }

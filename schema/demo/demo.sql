@@ -2,11 +2,9 @@
 -- switchctl sets cardswitch.pan_hmac_key / cardswitch.pan_enc_key (hex) first:
 -- pan_hash = HMAC-SHA-256(key, PAN), pan_enc = pgp_sym_encrypt (AES-256).
 --
--- !!! PIN DATA IS LEFT NULL !!!  PIN verification data (PVV / IBM offset,
--- PVKI, PVK reference) must come from hsm-sim (hsmctl), never be computed
--- here with clear keys. hsmctl was not available when this was written:
--- the lead wires it (see docs/database.md, "PIN data"). Until then every
--- demo card has pin_method NULL and PIN transactions cannot verify.
+-- PIN data is not set here: PIN verification data (PVV, PVKI, PVK reference)
+-- comes from hsm-sim, never from clear keys in SQL. `switchctl load demo
+-- --hsm HOST:PORT` fills it after this file (switch/switchctl_pin.c).
 
 CREATE FUNCTION pg_temp.luhn(digits text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT digits || ((10 - (sum(d) % 10)) % 10)::text

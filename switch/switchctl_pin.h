@@ -1,0 +1,16 @@
+/* PIN verification data for the demo cards, from a running hsm-sim. */
+#ifndef SWITCHCTL_PIN_H
+#define SWITCHCTL_PIN_H
+
+#include <libpq-fe.h>
+
+/* The PIN every demo card is issued with (documented in docs/switchctl.md). */
+#define DEMO_PIN "1234"
+
+/* Ask the HSM at host:port for a PVK (kept under its LMK) and for the Visa
+ * PVV of DEMO_PIN on every demo card that has no PIN data yet, and store
+ * them in one transaction. Prints one line; returns 0, or 1 after a
+ * one-line error on stderr. Clear PINs and PANs are never printed. */
+int demo_pin_data(PGconn *db, const char *hsm_addr);
+
+#endif

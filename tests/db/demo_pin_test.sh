@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `switchctl load demo --hsm` gets PIN data from a real hsm-sim: a PVK stored
+# only under the LMK, a PVV per card that the HSM itself recomputes for the
+# demo PIN (and not for another PIN); idempotent; HSM down -> one-line error.
+#   demo_pin_test.sh SWITCHCTL HSM_SIM HSMCTL LMK
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+SWITCHCTL=$1 HSMSIM=$2 HSMCTL=$3
+tmp=$(mktemp -d)
+cp "$4" "$tmp/lmk"; chmod 600 "$tmp/lmk"
+"$HSMSIM" --lmk "$tmp/lmk" --port 0 --port-file "$tmp/port" 2>"$tmp/hsm.log" &
+hsm=$!
+cleanup() { kill $hsm 2>/dev/null || true; rm -rf "$tmp"; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true; }
+db_setup "$SWITCHCTL"
+trap cleanup EXIT
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+port=$(cat "$tmp/port")
+fail() { echo "FAIL: $*"; exit 1; }
+export SWITCH_PAN_HMAC_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+export SWITCH_PAN_ENC_KEY=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100
+
+n=$(psql_t -At -c "select count(*) from cards where pin_method is null")
+[ "$n" -gt 0 ] || fail "demo cards already had PIN data before --hsm"
+
+# HSM not there: one-line error, non-zero exit, nothing written
+if "$SWITCHCTL" --db "dbname=$DB" load demo --hsm 127.0.0.1:1 2>"$tmp/err" >/dev/null; then fail "unreachable HSM accepted"; fi
+[ "$(wc -l <"$tmp/err")" = 1 ] || fail "error not one line: $(cat "$tmp/err")"
+[ "$(psql_t -At -c "select count(*) from crypto_keys where kind='PVK'")" = 0 ] || fail "PVK stored without PVVs"
+
+"$SWITCHCTL" --db "dbname=$DB" load demo --hsm "127.0.0.1:$port" >"$tmp/out" || fail "load demo --hsm"
+grep -q "PIN data: $n demo cards" "$tmp/out" || fail "unexpected output: $(cat "$tmp/out")"
+[ "$(psql_t -At -c "select count(*) from cards where pin_method is null")" = 0 ] || fail "cards left without PIN data"
+[ "$(psql_t -At -c "select count(*) from cards where pin_method='pvv' and pvki=1 and pin_verify_data ~ '^[0-9]{4}$' and pvk_key_id is not null")" = "$n" ] || fail "PIN data malformed"
+
+# The HSM recomputes each stored PVV from the demo PIN, and not from another PIN.
+pvk=$(psql_t -At -c "select key_lmk from crypto_keys where kind='PVK'")
+psql_t -At -F ' ' -c "select d.pan, c.pin_verify_data from demo_card_numbers d join cards c on c.id = d.card_id" >"$tmp/cards"
+while read -r pan pvv; do
+  got=$("$HSMCTL" --port "$port" pvv --pvk "$pvk" --pan "$pan" --pvki 1 --pin 1234 | sed -n 's/^pvv=//p;s/^value=//p')
+  [ "$got" = "$pvv" ] || fail "stored PVV differs from the HSM's for the demo PIN"
+  other=$("$HSMCTL" --port "$port" pvv --pvk "$pvk" --pan "$pan" --pvki 1 --pin 9876 | sed -n 's/^pvv=//p;s/^value=//p')
+  [ "$other" != "$pvv" ] || fail "PVV does not depend on the PIN"
+done <"$tmp/cards"
+
+# Idempotent: a second run changes nothing.
+"$SWITCHCTL" --db "dbname=$DB" load demo --hsm "127.0.0.1:$port" | grep -q "already have PIN data" || fail "second run"
+[ "$(psql_t -At -c "select count(*) from crypto_keys where kind='PVK'")" = 1 ] || fail "second PVK created"
+# Nothing secret in what the HSM logged.
+! grep -qE '1234|9876' "$tmp/hsm.log" || fail "hsm-sim logged a PIN"
+echo "ok: $n demo cards have HSM-issued PVVs"
