@@ -879,7 +879,8 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 
 	struct iso_error err;
 	int rc = iso_unpack(t->profile, t->raw, len, &t->req, &err);
-	if (rc != 0 && err.de <= 1) {
+	if (rc == ISO_ERR_MTI || rc == ISO_ERR_BITMAP || (rc != 0 && err.de == 1) ||
+	    (rc == ISO_ERR_TRUNCATED && err.de == 0)) {
 		/* No MTI or bitmap to answer to: close this one connection. */
 		char why[128], e[96];
 		iso_error_format(&err, e, sizeof e);
@@ -903,10 +904,12 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		/* Decoded up to a bad field: answer 30, echoing what came before it. */
 		char e[96];
 		iso_error_format(&err, e, sizeof e);
-		for (unsigned de = err.de; de <= ISO_MAX_DE; de++)
-			iso_unset(&t->req, de);
+		for (unsigned de = err.de ? err.de : 2; de <= ISO_MAX_DE; de++)
+			if (err.de || rc != ISO_ERR_TRAILING)
+				iso_unset(&t->req, de);
 		memcpy(t->mti, t->req.mti, 4);
 		memcpy(t->resp_mti, t->mti, 4);
+		t->kind = kind_of(t->mti);
 		t->resp_mti[2] = (char)(t->mti[2] + 1);
 		t->resp_mti[3] = '0';
 		if (kind_of(t->mti) == TK_UNSUPPORTED && t->mti[2] != '0') {
