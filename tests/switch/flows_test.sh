@@ -9,6 +9,11 @@ sw_setup "$1"
 sw_start --set switch.txn_deadline_ms=2000 --set switch.message_timeout_ms=1000
 T=$(de7)
 acct=100000011
+# purchase MTI STAN AMOUNT: a POS purchase on demo card 2 at POS00001
+purchase() {
+  printf 'MTI=%s\n2=4539100000001107\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=POS00001\n42=MER000000000001\n49=840\n' \
+    "$1" "$3" "$T" "$2"
+}
 
 iso - <<EOF2 || fail "network management and sign-on rules"
 # echo needs no terminal id
@@ -75,45 +80,15 @@ MTI=0800
 70=001
 !expect 39=00
 
-MTI=0200
-2=4539100000001107
-3=000000
-4=000000001500
-7=$T
-11=000011
-14=3011
-32=00000000001
-41=POS00001
-42=MER000000000001
-49=840
+$(purchase 0200 000011 1500)
 !expect MTI=0210 39=00 38=? 4=000000001500 11=000011
 
 # the repeat gets the original answer and posts nothing
-MTI=0201
-2=4539100000001107
-3=000000
-4=000000001500
-7=$T
-11=000011
-14=3011
-32=00000000001
-41=POS00001
-42=MER000000000001
-49=840
+$(purchase 0201 000011 1500)
 !expect MTI=0210 39=00 38=?
 
 # the same key with other content: 94
-MTI=0200
-2=4539100000001107
-3=000000
-4=000000009900
-7=$T
-11=000011
-14=3011
-32=00000000001
-41=POS00001
-42=MER000000000001
-49=840
+$(purchase 0200 000011 9900)
 !expect 39=94 38=-
 EOF2
 [ "$(sql "select held_amount from accounts where number='$acct'")" = $((held_before + 1500)) ] \

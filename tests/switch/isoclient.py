@@ -124,8 +124,17 @@ def main():
         failures += 1
         print("FAIL: " + msg)
 
+    def read_answer():
+        nonlocal last
+        try:
+            last = decode(a.profile, link.recv())
+        except (socket.timeout, ConnectionResetError) as e:
+            last = {"MTI": "none", "error": str(e) or "timeout"}
+        print("%s 11=%s 39=%s 38=%s" % (last.get("MTI"), last.get("11"), last.get("39"),
+                                        last.get("38")))
+
     def flush():
-        nonlocal last, send_only
+        nonlocal send_only
         if not block:
             return
         body = encode(a.profile, "\n".join(block) + "\n")
@@ -134,12 +143,7 @@ def main():
         if send_only:
             send_only = False
             return
-        try:
-            last = decode(a.profile, link.recv())
-        except (socket.timeout, ConnectionResetError) as e:
-            last = {"MTI": "none", "error": str(e) or "timeout"}
-        print("%s 11=%s 39=%s 38=%s" % (last.get("MTI"), last.get("11"), last.get("39"),
-                                        last.get("38")))
+        read_answer()
 
     for n, line in enumerate(lines, 1):
         line = line.strip()
@@ -175,12 +179,7 @@ def main():
         elif cmd == "raw":
             link.s.sendall(bytes.fromhex(arg))
         elif cmd == "recv":
-            try:
-                last = decode(a.profile, link.recv())
-            except (socket.timeout, ConnectionResetError) as e:
-                last = {"MTI": "none", "error": str(e) or "timeout"}
-            print("%s 11=%s 39=%s 38=%s" % (last.get("MTI"), last.get("11"), last.get("39"),
-                                            last.get("38")))
+            read_answer()
         elif cmd == "sleep":
             time.sleep(float(arg))
         elif cmd == "reconnect":
