@@ -409,6 +409,15 @@ static void term_copy(struct sw_txn *t, const struct sw_term *k)
 static void on_term(void *arg, int status, const PGresult *res)
 {
 	struct sw_txn *t = arg;
+	struct sw_term *cached = sw_term_get(t->sw, t->tid, UINT64_MAX);
+	if (status != PGP_OK && cached && op_done(t)) {
+		/* Database away: the keys we had are better than no service
+		 * (sign-on works through an outage; keys only change here). */
+		db_failed(t, status, res);
+		term_copy(t, cached);
+		t->after_term(t);
+		return;
+	}
 	if (!db_back(t, status, res))
 		return;
 	if (PQntuples(res) == 1) {
@@ -422,7 +431,14 @@ static void on_term(void *arg, int status, const PGresult *res)
 /* Find t->tid's keys (from the cache unless `fresh`), then continue. */
 static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
 {
-	struct sw_term *k = fresh ? NULL : sw_term_get(t->sw, t->tid, SW_TERM_TTL_MS);
+	struct sw_term *k = sw_term_get(t->sw, t->tid, fresh ? 0 : SW_TERM_TTL_MS);
+	if (!k && fresh) {
+		/* Sign-on reloads, unless the database is known to be away. */
+		struct pgpool_stats ps;
+		pgpool_stats(t->sw->db, &ps);
+		if (ps.connected == 0)
+			k = sw_term_get(t->sw, t->tid, UINT64_MAX);
+	}
 	if (k) {
 		term_copy(t, k);
 		next(t);
