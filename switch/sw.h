@@ -24,6 +24,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 
 struct sw_conn;
 struct sw_txn;
+struct sw_link;
 
 struct sw_listener {
 	struct sw *sw;
@@ -53,6 +54,8 @@ struct sw {
 
 	struct sw_listener listeners[SWCFG_MAX_LISTENERS];
 	unsigned nlisteners;
+	struct sw_link *links[SWCFG_MAX_ROUTES]; /* sw_link.h */
+	unsigned nlinks;
 
 	struct sw_conn *conns; /* doubly linked, open ones */
 	unsigned nconns, nsigned_on;

@@ -219,29 +219,18 @@ static struct swcfg_listener *listener_get(struct swcfg *c, const char *name, ch
 	return l;
 }
 
+static int set_profile(enum iso_profile *p, const char *value, char *err, size_t errlen);
+static int set_framing(enum iso_framing *f, const char *value, char *err, size_t errlen);
+
 static int set_listener(struct swcfg_listener *l, const char *key, const char *value,
                         char *err, size_t errlen)
 {
 	if (!strcmp(key, "address"))
 		return set_addr(l->host, sizeof l->host, &l->port, value, err, errlen);
-	if (!strcmp(key, "profile")) {
-		if (!strcmp(value, "ascii87"))
-			l->profile = ISO_ASCII87;
-		else if (!strcmp(value, "binary87"))
-			l->profile = ISO_BINARY87;
-		else
-			return fail(err, errlen, "profile must be ascii87 or binary87");
-		return 0;
-	}
-	if (!strcmp(key, "framing")) {
-		if (!strcmp(value, "bin2"))
-			l->framing = ISO_FRAME_BIN2;
-		else if (!strcmp(value, "ascii4"))
-			l->framing = ISO_FRAME_ASCII4;
-		else
-			return fail(err, errlen, "framing must be bin2 or ascii4");
-		return 0;
-	}
+	if (!strcmp(key, "profile"))
+		return set_profile(&l->profile, value, err, errlen);
+	if (!strcmp(key, "framing"))
+		return set_framing(&l->framing, value, err, errlen);
 	if (!strcmp(key, "max_message"))
 		return set_uint(&l->max_message, value, 64, 65535, err, errlen);
 	if (!strcmp(key, "require_signon"))
@@ -266,6 +255,95 @@ static int set_listener(struct swcfg_listener *l, const char *key, const char *v
 	return fail(err, errlen, "unknown key '%s' in a listener", key);
 }
 
+static struct swcfg_route *route_get(struct swcfg *c, const char *name, char *err,
+                                     size_t errlen)
+{
+	for (unsigned i = 0; i < c->nroutes; i++)
+		if (!strcmp(c->routes[i].name, name))
+			return &c->routes[i];
+	if (c->nroutes == SWCFG_MAX_ROUTES) {
+		fail(err, errlen, "more than %d routes", SWCFG_MAX_ROUTES);
+		return NULL;
+	}
+	if (!name[0] || strlen(name) >= sizeof c->routes[0].name) {
+		fail(err, errlen, "route name must be 1-31 characters");
+		return NULL;
+	}
+	struct swcfg_route *r = &c->routes[c->nroutes++];
+	memset(r, 0, sizeof *r);
+	strcpy(r->name, name);
+	r->profile = ISO_ASCII87;
+	r->framing = ISO_FRAME_BIN2;
+	r->max_message = 4096;
+	r->timeout_ms = 2000;
+	return r;
+}
+
+/* "4539, 52741,62128": PAN prefixes of 1 to 11 digits. */
+static int set_bins(struct swcfg_route *r, const char *v, char *err, size_t errlen)
+{
+	r->nbins = 0;
+	while (*v) {
+		while (*v == ' ' || *v == ',')
+			v++;
+		size_t n = 0;
+		while (v[n] >= '0' && v[n] <= '9')
+			n++;
+		if (!*v)
+			break;
+		if (n == 0 || n > 11 || (v[n] && v[n] != ',' && v[n] != ' '))
+			return fail(err, errlen, "bins: expected PAN prefixes of 1-11 digits, comma-separated");
+		if (r->nbins == SWCFG_MAX_BINS)
+			return fail(err, errlen, "bins: more than %d prefixes", SWCFG_MAX_BINS);
+		memcpy(r->bins[r->nbins], v, n);
+		r->bins[r->nbins++][n] = '\0';
+		v += n;
+	}
+	return r->nbins ? 0 : fail(err, errlen, "bins: none given");
+}
+
+static int set_profile(enum iso_profile *p, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(value, "ascii87"))
+		*p = ISO_ASCII87;
+	else if (!strcmp(value, "binary87"))
+		*p = ISO_BINARY87;
+	else
+		return fail(err, errlen, "profile must be ascii87 or binary87");
+	return 0;
+}
+
+static int set_framing(enum iso_framing *f, const char *value, char *err, size_t errlen)
+{
+	if (!strcmp(value, "bin2"))
+		*f = ISO_FRAME_BIN2;
+	else if (!strcmp(value, "ascii4"))
+		*f = ISO_FRAME_ASCII4;
+	else
+		return fail(err, errlen, "framing must be bin2 or ascii4");
+	return 0;
+}
+
+static int set_route(struct swcfg_route *r, const char *key, const char *value, char *err,
+                     size_t errlen)
+{
+	if (!strcmp(key, "bins"))
+		return set_bins(r, value, err, errlen);
+	if (!strcmp(key, "address"))
+		return set_addr(r->host, sizeof r->host, &r->port, value, err, errlen);
+	if (!strcmp(key, "profile"))
+		return set_profile(&r->profile, value, err, errlen);
+	if (!strcmp(key, "framing"))
+		return set_framing(&r->framing, value, err, errlen);
+	if (!strcmp(key, "max_message"))
+		return set_uint(&r->max_message, value, 64, 65535, err, errlen);
+	if (!strcmp(key, "timeout_ms"))
+		return set_uint(&r->timeout_ms, value, 10, 60000, err, errlen);
+	if (!strcmp(key, "zpk"))
+		return STR(r->zpk);
+	return fail(err, errlen, "unknown key '%s' in a route", key);
+}
+
 int swcfg_set(struct swcfg *c, const char *section, const char *key, const char *value,
               char *err, size_t errlen)
 {
@@ -280,6 +358,10 @@ int swcfg_set(struct swcfg *c, const char *section, const char *key, const char 
 	if (!strncmp(section, "listener ", 9)) {
 		struct swcfg_listener *l = listener_get(c, section + 9, err, errlen);
 		return l ? set_listener(l, key, value, err, errlen) : -1;
+	}
+	if (!strncmp(section, "route ", 6)) {
+		struct swcfg_route *r = route_get(c, section + 6, err, errlen);
+		return r ? set_route(r, key, value, err, errlen) : -1;
 	}
 	return fail(err, errlen, "unknown section [%s]", section);
 }
@@ -330,6 +412,8 @@ int swcfg_load(struct swcfg *c, const char *path, char *err, size_t errlen)
 			/* "listener  x" -> "listener x" */
 			if (!strncmp(name, "listener", 8) && isspace((unsigned char)name[8])) {
 				snprintf(section, sizeof section, "listener %s", trim(name + 8));
+			} else if (!strncmp(name, "route", 5) && isspace((unsigned char)name[5])) {
+				snprintf(section, sizeof section, "route %s", trim(name + 5));
 			} else if (!strcmp(name, "switch") || !strcmp(name, "database") ||
 			           !strcmp(name, "hsm") || !strcmp(name, "admin")) {
 				snprintf(section, sizeof section, "%s", name);
@@ -383,6 +467,15 @@ int swcfg_check(const struct swcfg *c, char *err, size_t errlen)
 			if (c->listeners[j].port == l->port && !strcmp(c->listeners[j].host, l->host))
 				return fail(err, errlen, "listeners %s and %s share an address",
 				            c->listeners[j].name, l->name);
+	}
+	for (unsigned i = 0; i < c->nroutes; i++) {
+		const struct swcfg_route *r = &c->routes[i];
+		if (!r->port || !r->nbins)
+			return fail(err, errlen, "route %s: needs address and bins", r->name);
+		if (r->timeout_ms >= c->txn_deadline_ms)
+			return fail(err, errlen,
+			            "route %s: timeout_ms (%u) must be below [switch] txn_deadline_ms (%u)",
+			            r->name, r->timeout_ms, c->txn_deadline_ms);
 	}
 	if (c->hsm_tls && (!c->hsm_tls_cert[0] != !c->hsm_tls_key[0]))
 		return fail(err, errlen, "[hsm] tls_cert and tls_key go together");

@@ -32,6 +32,24 @@ struct swcfg_listener {
 	enum swcfg_tls_client tls_client;
 };
 
+#define SWCFG_MAX_ROUTES 8
+#define SWCFG_MAX_BINS 32
+
+/* An upstream ISO 8583 link (another bank, a scheme, a second switchd)
+ * for the cards whose PAN starts with one of `bins`. */
+struct swcfg_route {
+	char name[32];
+	char bins[SWCFG_MAX_BINS][12];
+	unsigned nbins;
+	char host[64];
+	uint16_t port;
+	enum iso_profile profile;
+	enum iso_framing framing;
+	unsigned max_message;
+	unsigned timeout_ms;       /* the upstream's answer; less than txn_deadline_ms */
+	char zpk[82];              /* PIN blocks are translated to this ZPK (LMK form) */
+};
+
 struct swcfg {
 	/* [switch] */
 	char pidfile[256];
@@ -58,6 +76,9 @@ struct swcfg {
 	/* [listener NAME] */
 	unsigned nlisteners;
 	struct swcfg_listener listeners[SWCFG_MAX_LISTENERS];
+	/* [route NAME] */
+	unsigned nroutes;
+	struct swcfg_route routes[SWCFG_MAX_ROUTES];
 };
 
 /* Defaults for everything (no listeners). */
@@ -67,8 +88,8 @@ void swcfg_defaults(struct swcfg *c);
  * "FILE:LINE: reason" in err. */
 int swcfg_load(struct swcfg *c, const char *path, char *err, size_t errlen);
 
-/* One setting: section "switch", "database", "hsm", "admin" or
- * "listener NAME" (created on first use). Returns 0 or -1 with the reason
+/* One setting: section "switch", "database", "hsm", "admin",
+ * "listener NAME" or "route NAME" (created on first use). Returns 0 or -1 with the reason
  * in err. */
 int swcfg_set(struct swcfg *c, const char *section, const char *key, const char *value,
               char *err, size_t errlen);

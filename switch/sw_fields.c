@@ -267,6 +267,8 @@ bool fields_answer(struct sw_txn *t, bool with_mac)
 		         llabs(t->avail) % 1000000000000LL);
 		iso_set_copy(m, 54, de54, 40);
 	}
+	if (t->up54[0] && !strcmp(t->rc, "00"))
+		iso_set_str(m, 54, t->up54); /* the issuer's balances, as it sent them */
 	if (with_mac) {
 		static const uint8_t zero[8];
 		bool secondary = false;

@@ -27,8 +27,9 @@
 #include "sw_txn_int.h"
 
 static const char *const state_names[] = {
-	"new",  "term_load",    "mac_verify", "card_lookup", "pin_verify", "post",
-	"key_exchange", "key_store", "mac_answer", "late", "reversing", "done"};
+	"new",          "term_load", "mac_verify", "card_lookup", "pin_verify",
+	"post",         "pin_translate", "upstream", "key_exchange", "key_store",
+	"mac_answer",   "late",      "reversing",  "done"};
 
 /* Default IBM 3624 parameters until products carry their own (card rules
  * issue): decimalisation table and validation data of docs/switchd.md. */
@@ -307,6 +308,11 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		t->dbreq = NULL;
 		t->op_pending = false;
 	}
+	if (was == TXN_UPSTREAM) {
+		/* The link reverses an approval that still comes. */
+		sw_link_abandon(t->link, t->link_handle);
+		t->op_pending = false;
+	}
 	set_rc(t, "91", "deadline");
 	snprintf(t->rule, sizeof t->rule, "deadline_in_%s", state_names[was]);
 	t->approval[0] = '\0';
@@ -378,6 +384,13 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
  * same key, as the terminal would after a time-out. */
 static void txn_reverse(struct sw_txn *t)
 {
+	if (t->link) {
+		sw_link_reverse(t->link, &t->link_orig);
+		txn_set_state(t, TXN_DONE);
+		if (!t->op_pending)
+			txn_free(t);
+		return;
+	}
 	if (t->kind != TK_FINANCIAL) {
 		/* Reversals and completions are advices the terminal repeats
 		 * until answered; nothing to undo here. */
@@ -695,10 +708,101 @@ static void pan_hash(struct sw_txn *t)
 	t->pan_hash[2 + 2 * 32] = '\0';
 }
 
+/* ---- cards of other institutions: forwarded on a route ------------------------ */
+
+static void on_upstream(void *arg, int status, const struct iso_msg *resp,
+                        const struct swl_orig *orig)
+{
+	struct sw_txn *t = arg;
+	t->link_orig = *orig;
+	if (!op_done(t)) {
+		txn_free(t);
+		return;
+	}
+	if (status != SWL_OK) {
+		answer_now(t, "91", status == SWL_TIMEOUT ? "upstream_timeout" : "upstream_down");
+		return;
+	}
+	char rc[3] = "", code[7] = "";
+	if (iso_get(resp, 39, rc, sizeof rc) != 2) {
+		/* Undecidable answer: treat as possibly approved. */
+		t->maybe_approved = true;
+		answer_now(t, "96", "upstream_answer_without_39");
+		return;
+	}
+	iso_get(resp, 38, code, sizeof code);
+	if (iso_has(resp, 54))
+		iso_get(resp, 54, t->up54, sizeof t->up54);
+	snprintf(t->approval, sizeof t->approval, "%s", code);
+	t->maybe_approved = !strcmp(rc, "00");
+	char rule[64];
+	snprintf(rule, sizeof rule, "upstream_%s", sw_link_name(t->link));
+	answer_now(t, rc, rule);
+}
+
+static void route_send(struct sw_txn *t)
+{
+	txn_set_state(t, TXN_UPSTREAM);
+	int err = sw_link_send(t->link, &t->req, t->zpk_block[0] ? t->zpk_block : NULL, on_upstream,
+	                       t, &t->link_handle);
+	explicit_bzero(t->zpk_block, sizeof t->zpk_block);
+	if (err) {
+		answer_now(t, err == SWL_DOWN ? "91" : "96",
+		           err == SWL_DOWN ? "upstream_down" : "upstream_unbuildable");
+		return;
+	}
+	t->op_pending = true;
+}
+
+static void on_translated(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!hsm_back(t, r, "pin translate"))
+		return;
+	if (r->hsm_err != HSM_E_OK || strlen(r->pin_block) != 16) {
+		/* A block that does not decrypt to a PIN under the TPK is a wrong
+		 * PIN to the issuer; nothing else can be forwarded. */
+		answer_now(t, r->hsm_err == HSM_E_PIN_BLOCK ? "55" : "96", "pin_translate_failed");
+		return;
+	}
+	snprintf(t->zpk_block, sizeof t->zpk_block, "%s", r->pin_block);
+	route_send(t);
+}
+
+static void route(struct sw_txn *t)
+{
+	if (!t->pin_block[0]) {
+		route_send(t);
+		return;
+	}
+	if (!t->tpk[0]) {
+		answer_now(t, "55", "no_tpk");
+		return;
+	}
+	if (!sw_link_zpk(t->link)[0]) {
+		answer_now(t, "96", "route_without_zpk");
+		return;
+	}
+	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
+	                    .format = HSM_PBF_ISO0};
+	txn_set_state(t, TXN_PIN_TRANSLATE);
+	if (hsmc_translate_pin(t->sw->hsm, &src, sw_link_zpk(t->link), HSM_PBF_ISO0, t->pan, 12,
+	                       on_translated, t) != 0) {
+		swm_inc(SWM_HSM_ERRORS);
+		answer_now(t, "91", "hsm_unavailable");
+		return;
+	}
+	t->op_pending = true;
+}
+
 static void financial_after_mac(struct sw_txn *t)
 {
 	if (t->kind != TK_FINANCIAL) {
 		step_post(t);
+		return;
+	}
+	if ((t->link = sw_link_for_pan(t->sw, t->pan)) != NULL) {
+		route(t);
 		return;
 	}
 	bool cash_or_inquiry = !strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance");

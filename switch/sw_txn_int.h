@@ -7,6 +7,7 @@
 #define SW_TXN_INT_H
 
 #include "sw.h"
+#include "sw_link.h"
 
 /* What the transaction waits for. Changed only by txn_set_state(). */
 enum txn_state {
@@ -16,6 +17,8 @@ enum txn_state {
 	TXN_CARD_LOOKUP,  /* database: card_lookup() for PIN data */
 	TXN_PIN_VERIFY,   /* HSM: PIN against PVV / offset */
 	TXN_POST,         /* database: authorise() / reverse() / complete_preauth() */
+	TXN_PIN_TRANSLATE,/* HSM: PIN block from the TPK to a route's ZPK */
+	TXN_UPSTREAM,     /* a route's link: another institution decides */
 	TXN_KEY_EXCHANGE, /* HSM: new TPK and TAK under the TMK */
 	TXN_KEY_STORE,    /* database: terminal_set_keys() */
 	TXN_MAC_ANSWER,   /* HSM: the answer's MAC */
@@ -64,6 +67,13 @@ struct sw_txn {
 	/* card_lookup() */
 	char pin_method[8], pvki[4], pin_data[16], pvk[82];
 	char pin_result[4];
+
+	/* Routed to another institution (sw_link.h). */
+	struct sw_link *link;
+	uint64_t link_handle;
+	struct swl_orig link_orig;
+	char zpk_block[17];
+	char up54[121];
 
 	/* Outcome. */
 	char rc[3], rule[64], approval[7], auth_id[24], cur_acct[4];

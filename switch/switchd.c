@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 
 #include "sw.h"
+#include "sw_link.h"
 #include "sw_log.h"
 #include "sw_metrics.h"
 
@@ -158,7 +159,7 @@ static void gauges(struct swm_gauges *g)
 	g->connections = sw.nconns;
 	g->signed_on = sw.nsigned_on;
 	g->inflight = sw.inflight;
-	g->pending_reversals = sw.pending_reversals;
+	g->pending_reversals = sw.pending_reversals + sw_links_pending_reversals(&sw);
 	g->db_connected = ps.connected;
 	g->db_size = ps.size;
 	g->db_queued = ps.queued;
@@ -223,7 +224,7 @@ static int admin_start(char *err, size_t errlen)
 
 static void drain_check(void)
 {
-	bool done = sw.inflight == 0 && sw.ntxn_live == 0;
+	bool done = sw.inflight == 0 && sw.ntxn_live == 0 && sw_links_pending_reversals(&sw) == 0;
 	bool late = sw_now_ms() > sw.drain_deadline_ms;
 	if (!done && !late)
 		return;
@@ -231,7 +232,7 @@ static void drain_check(void)
 		swlog(SWLOG_ERROR, 0, 0, "stop",
 		      "grace period over with %u in flight and %u switch reversals not confirmed "
 		      "(logged above with their keys)",
-		      sw.inflight, sw.pending_reversals);
+		      sw.inflight, sw.pending_reversals + sw_links_pending_reversals(&sw));
 		exit_code = 1;
 	}
 	sw_conns_close_all(&sw, "shutdown");
@@ -404,7 +405,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (sw_listeners_start(&sw, err, sizeof err) || admin_start(err, sizeof err)) {
+	if (sw_links_start(&sw, err, sizeof err) || sw_listeners_start(&sw, err, sizeof err) ||
+	    admin_start(err, sizeof err)) {
 		fprintf(stderr, "switchd: %s\n", err);
 		return 1;
 	}
@@ -429,6 +431,7 @@ int main(int argc, char **argv)
 	swlog(SWLOG_INFO, 0, 0, "stop", "exiting (status %d)", exit_code);
 	sw_conns_close_all(&sw, "shutdown");
 	sw_listeners_free(&sw);
+	sw_links_free(&sw);
 	if (admin)
 		evhttp_free(admin);
 	hsmc_pool_free(sw.hsm);

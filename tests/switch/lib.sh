@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*"; [ -n "${SW_LOG:-}" ] && [ -f "$SW_LOG" ] && tail -20 "
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 sw_cleanup() {
-  [ -n "${SW_PID:-}" ] && kill -9 "$SW_PID" 2>/dev/null || true
+  [ -n "${SW_PID:-}" ] && { kill -9 "$SW_PID"; wait "$SW_PID"; } 2>/dev/null || true
   [ -n "${HSM_PID:-}" ] && kill "$HSM_PID" 2>/dev/null || true
   [ -n "${DB:-}" ] && psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   [ -n "${TMP:-}" ] && rm -rf "$TMP"

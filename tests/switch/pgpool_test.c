@@ -129,16 +129,24 @@ static void test_cancel_and_queue_bound(void **state)
 	event_base_free(base);
 }
 
+/* Terminate the backend running the sleep; until it has started (a busy
+ * machine may take a while to connect), try again every 100 ms. */
 static void kill_backends(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	(void)arg;
+	struct event *self = arg;
 	PGconn *c = PQconnectdb(conninfo);
 	PGresult *r = PQexec(c, "select pg_terminate_backend(pid) from pg_stat_activity "
-	                        "where application_name = 'pgpool_test' and query like '%pg_sleep%'");
+	                        "where application_name = 'pgpool_test' and query like '%pg_sleep%' "
+	                        "and pid <> pg_backend_pid()");
+	bool killed = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
 	PQclear(r);
 	PQfinish(c);
+	if (!killed) {
+		struct timeval tv = {0, 100000};
+		evtimer_add(self, &tv);
+	}
 }
 
 static void test_lost_connection_then_reconnect(void **state)
@@ -150,7 +158,7 @@ static void test_lost_connection_then_reconnect(void **state)
 	int err;
 	const char *secs[] = {"5"};
 	assert_non_null(pgp_exec(p, "sleep", 1, secs, on_add1, &t, &err));
-	struct event *k = evtimer_new(base, kill_backends, NULL);
+	struct event *k = evtimer_new(base, kill_backends, event_self_cbarg());
 	struct timeval tv = {0, 500000};
 	evtimer_add(k, &tv);
 	run_for(base, 10000);
