@@ -9,11 +9,6 @@ sw_setup "$1"
 sw_start --set switch.txn_deadline_ms=2000 --set switch.message_timeout_ms=1000
 T=$(de7)
 acct=100000011
-# purchase MTI STAN AMOUNT: a POS purchase on demo card 2 at POS00001
-purchase() {
-  printf 'MTI=%s\n2=4539100000001107\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=POS00001\n42=MER000000000001\n49=840\n' \
-    "$1" "$3" "$T" "$2"
-}
 
 iso - <<EOF2 || fail "network management and sign-on rules"
 # echo needs no terminal id

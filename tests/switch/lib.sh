@@ -79,3 +79,12 @@ sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 # DE 7 values unique per run, so repeated runs never collide on the duplicate key
 de7() { date -u +%m%d%H%M%S; }
+
+# Messages for isoclient scripts; $T is the test's DE 7.
+# purchase MTI STAN AMOUNT [TID] [PAN] [extra lines]: a POS purchase
+purchase() {
+  printf 'MTI=%s\n2=%s\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=%s\n42=MER000000000001\n49=840\n%s' \
+    "$1" "${5:-4539100000001107}" "$3" "$T" "$2" "${4:-POS00001}" "${6:-}"
+}
+# signon [TID]: a sign-on that must be approved
+signon() { printf 'MTI=0800\n7=%s\n11=000000\n41=%s\n70=001\n!expect 39=00\n\n' "$T" "${1:-POS00001}"; }

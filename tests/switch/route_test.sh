@@ -20,7 +20,7 @@ B_PORT=$(free_port) B_ADMIN=$(free_port)
   --set "admin.address=127.0.0.1:$B_ADMIN" --set "hsm.address=127.0.0.1:$HSM_PORT" \
   --set "database.conninfo=dbname=$DB_B" 2>"$TMP/switchd-b.log" &
 B_PID=$!
-trap '{ kill -9 $B_PID; wait $B_PID; } 2>/dev/null; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB_B WITH (FORCE)" >/dev/null 2>&1; sw_cleanup' EXIT
+trap '{ kill -9 $B_PID; wait $B_PID; } 2>/dev/null || true; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB_B WITH (FORCE)" >/dev/null 2>&1; sw_cleanup' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$B_ADMIN/healthz" >/dev/null && break; sleep 0.05; done
 
 sw_start --set switch.txn_deadline_ms=2500 --set "route upi.bins=62128" \
@@ -33,10 +33,6 @@ upi=6212800000007702
 held() { psql -X -q -At -d "$1" -c "select a.held_amount from accounts a join cards c on c.account_id = a.id
                                       where c.pan_masked = '${2:0:6}******${2: -4}'"; }
 a0=$(held "$DB_A" $upi) b0=$(held "$DB_B" $upi)
-purchase() { # STAN PAN AMOUNT
-  printf 'MTI=0200\n2=%s\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=POS00001\n42=MER000000000001\n49=840\n' \
-    "$2" "$3" "$T" "$1"
-}
 iso - <<EOF2 || fail "routed and local purchases"
 MTI=0800
 7=$T
@@ -45,10 +41,10 @@ MTI=0800
 70=001
 !expect 39=00
 
-$(purchase 000002 $upi 1000)
+$(purchase 0200 000002 1000 POS00001 $upi)
 !expect MTI=0210 39=00 38=? 11=000002
 
-$(purchase 000003 4539100000001107 500)
+$(purchase 0200 000003 500 POS00001 4539100000001107)
 !expect 39=00
 EOF2
 [ "$(held "$DB_B" $upi)" = $((b0 + 1000)) ] || fail "routed purchase not held at B"
@@ -70,7 +66,7 @@ MTI=0800
 41=POS00001
 70=001
 
-$(purchase 000005 $upi 2000)
+$(purchase 0200 000005 2000 POS00001 $upi)
 !expect 39=91
 EOF2
 took=$(( ($(date +%s%N) - start) / 1000000 ))
