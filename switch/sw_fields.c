@@ -1,0 +1,332 @@
+/*
+ * Reading a terminal's request and building switchd's answer
+ * (docs/message-profile.md, ../shared/design/WIRE.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sw_txn_int.h"
+
+static bool fail(struct sw_txn *t, const char *rc, const char *rule)
+{
+	snprintf(t->rc, sizeof t->rc, "%s", rc);
+	snprintf(t->rule, sizeof t->rule, "%s", rule);
+	return false;
+}
+
+/* Copy a present field's logical value; false when absent, too long, or
+ * not within [min, max] characters. */
+static bool get(const struct sw_txn *t, unsigned de, char *dst, size_t cap, size_t min)
+{
+	if (!iso_has(&t->req, de))
+		return false;
+	int n = iso_get(&t->req, de, dst, cap);
+	return n >= 0 && (size_t)n >= min;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static bool luhn_ok(const char *pan)
+{
+	size_t n = strlen(pan);
+	unsigned sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(pan[n - 1 - i] - '0');
+		if (i & 1) {
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+	}
+	return sum % 10 == 0;
+}
+
+/* YYMM -> the last day of that month, "YYYY-MM-DD" (cards expire at the
+ * end of their month). */
+static bool expiry_date(const char *yymm, char out[11])
+{
+	if (strlen(yymm) < 4)
+		return false;
+	int yy = (yymm[0] - '0') * 10 + (yymm[1] - '0');
+	int mm = (yymm[2] - '0') * 10 + (yymm[3] - '0');
+	if (yy < 0 || yy > 99 || mm < 1 || mm > 12)
+		return false;
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = 2000 + yy, d = mdays[mm - 1];
+	if (mm == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		d = 29;
+	snprintf(out, 11, "%04d-%02d-%02d", y, mm, d);
+	return true;
+}
+
+/* PAN and expiry from DE 2 / DE 14, or from track 2 (DE 35). */
+static bool card_fields(struct sw_txn *t)
+{
+	char tr2[40] = "", yymm[5] = "";
+	bool has35 = get(t, 35, tr2, sizeof tr2, 1);
+	if (!get(t, 2, t->pan, sizeof t->pan, 12)) {
+		char *sep = has35 ? strchr(tr2, '=') : NULL;
+		if (!sep || sep - tr2 < 12 || sep - tr2 > 19)
+			return fail(t, "30", "format: no PAN (DE 2 or 35)");
+		memcpy(t->pan, tr2, (size_t)(sep - tr2));
+		t->pan[sep - tr2] = '\0';
+	}
+	if (!luhn_ok(t->pan))
+		return fail(t, "14", "pan_check_digit");
+	if (get(t, 14, yymm, sizeof yymm, 4)) {
+		/* DE 14 wins */
+	} else if (has35) {
+		char *sep = strchr(tr2, '=');
+		if (sep && strlen(sep + 1) >= 4)
+			memcpy(yymm, sep + 1, 4);
+	}
+	if (yymm[0] && !expiry_date(yymm, t->expiry))
+		return fail(t, "30", "format: bad expiry date (DE 14/35)");
+	return true;
+}
+
+static bool key_fields(struct sw_txn *t)
+{
+	if (!get(t, 7, t->de7, sizeof t->de7, 10))
+		return fail(t, "30", "format: DE 7 missing");
+	if (!get(t, 11, t->stan, sizeof t->stan, 6))
+		return fail(t, "30", "format: DE 11 missing");
+	if (!get(t, 41, t->tid, sizeof t->tid, 1))
+		return fail(t, "30", "format: DE 41 missing");
+	/* DE 41 is ans 8, space-filled: the terminal id is what precedes the spaces. */
+	for (size_t n = strlen(t->tid); n && t->tid[n - 1] == ' '; n--)
+		t->tid[n - 1] = '\0';
+	if (!t->tid[0])
+		return fail(t, "30", "format: DE 41 blank");
+	if (iso_has(&t->req, 32) && !get(t, 32, t->acq, sizeof t->acq, 1))
+		return fail(t, "30", "format: DE 32 unreadable");
+	return true;
+}
+
+static bool amount_fields(struct sw_txn *t)
+{
+	if (!get(t, 4, t->amount, sizeof t->amount, 12))
+		return fail(t, "30", "format: DE 4 missing");
+	if (!get(t, 49, t->currency, sizeof t->currency, 3) || !all_digits(t->currency))
+		return fail(t, "30", "format: DE 49 missing or not an ISO 4217 numeric code");
+	return true;
+}
+
+/* DE 3 type (and MTI) to the type authorise() knows. */
+static void map_type(struct sw_txn *t)
+{
+	const char *p = t->proc;
+	const char *ty = NULL;
+	if (t->mti[1] == '1') {
+		if (!strncmp(p, "00", 2))
+			ty = "preauth";
+	} else if (!strncmp(p, "00", 2)) {
+		ty = "purchase";
+	} else if (!strncmp(p, "01", 2)) {
+		ty = "cash";
+	} else if (!strncmp(p, "09", 2)) {
+		ty = "cashback";
+	} else if (!strncmp(p, "20", 2)) {
+		ty = "refund";
+	} else if (!strncmp(p, "30", 2) || !strncmp(p, "31", 2)) {
+		ty = "balance";
+	}
+	if (ty)
+		snprintf(t->txn_type, sizeof t->txn_type, "%s", ty);
+	else /* authorise() answers 12 and logs it */
+		snprintf(t->txn_type, sizeof t->txn_type, "proc_%.2s", p);
+}
+
+/* DE 90: original MTI 4, STAN 6, DE 7 10, acquirer 11, forwarder 11. */
+static bool original_fields(struct sw_txn *t)
+{
+	char de90[43];
+	if (!get(t, 90, de90, sizeof de90, 42))
+		return fail(t, "30", "format: DE 90 missing");
+	memcpy(t->orig_stan, de90 + 4, 6);
+	t->orig_stan[6] = '\0';
+	memcpy(t->orig_de7, de90 + 10, 10);
+	t->orig_de7[10] = '\0';
+	return true;
+}
+
+static bool mac_field(struct sw_txn *t)
+{
+	bool secondary = false;
+	for (unsigned de = 65; de <= 128 && !secondary; de++)
+		secondary = iso_has(&t->req, de);
+	if (iso_has(&t->req, 128))
+		t->mac_de = 128;
+	else if (iso_has(&t->req, 64))
+		t->mac_de = secondary ? 1 : 64; /* 1: misplaced, refused with 63 later */
+	return true;
+}
+
+bool fields_parse(struct sw_txn *t)
+{
+	memcpy(t->mti, t->req.mti, 4);
+	t->mti[4] = '\0';
+	memcpy(t->resp_mti, t->mti, 5);
+	t->resp_mti[2] = (char)(t->mti[2] + 1);
+	t->resp_mti[3] = '0';
+	t->rc[0] = '\0';
+	mac_field(t);
+
+	switch (t->kind) {
+	case TK_NETMGMT:
+		if (!get(t, 70, t->nmic, sizeof t->nmic, 3))
+			return fail(t, "30", "format: DE 70 missing");
+		if (!get(t, 7, t->de7, sizeof t->de7, 10) || !get(t, 11, t->stan, sizeof t->stan, 6))
+			return fail(t, "30", "format: DE 7 or 11 missing");
+		if (strcmp(t->nmic, "301") != 0 && !key_fields(t))
+			return false;
+		return true;
+	case TK_FINANCIAL:
+		if (!key_fields(t) || !amount_fields(t))
+			return false;
+		if (!get(t, 3, t->proc, sizeof t->proc, 6))
+			return fail(t, "30", "format: DE 3 missing");
+		if (!card_fields(t))
+			return false;
+		if (iso_has(&t->req, 52)) {
+			uint8_t pb[9];
+			if (iso_get(&t->req, 52, (char *)pb, sizeof pb) != 8)
+				return fail(t, "30", "format: DE 52 not 8 bytes");
+			static const char hex[] = "0123456789ABCDEF";
+			for (int i = 0; i < 8; i++) {
+				t->pin_block[2 * i] = hex[pb[i] >> 4];
+				t->pin_block[2 * i + 1] = hex[pb[i] & 15];
+			}
+			t->pin_block[16] = '\0';
+		}
+		get(t, 42, t->merchant, sizeof t->merchant, 1);
+		for (size_t n = strlen(t->merchant); n && t->merchant[n - 1] == ' '; n--)
+			t->merchant[n - 1] = '\0';
+		get(t, 18, t->mcc, sizeof t->mcc, 4);
+		get(t, 37, t->rrn, sizeof t->rrn, 1);
+		map_type(t);
+		return true;
+	case TK_REVERSAL:
+	case TK_COMPLETION:
+		if (!key_fields(t) || !original_fields(t))
+			return false;
+		if (t->kind == TK_COMPLETION && !get(t, 4, t->amount, sizeof t->amount, 12))
+			return fail(t, "30", "format: DE 4 missing");
+		strcpy(t->replacement, "0");
+		if (t->kind == TK_REVERSAL && iso_has(&t->req, 95)) {
+			char de95[43];
+			if (!get(t, 95, de95, sizeof de95, 12))
+				return fail(t, "30", "format: DE 95 unreadable");
+			de95[12] = '\0';
+			if (!all_digits(de95))
+				return fail(t, "30", "format: DE 95 amount not numeric");
+			snprintf(t->replacement, sizeof t->replacement, "%lld", atoll(de95));
+		}
+		return true;
+	case TK_UNSUPPORTED:
+		key_fields(t);
+		return fail(t, "12", "unsupported_message");
+	}
+	return false;
+}
+
+/* Fields an answer echoes (WIRE.md), when the request had them. */
+static const unsigned echo_fields[] = {2, 3, 4, 7, 11, 12, 13, 32, 37, 41, 42, 49, 70, 90, 95};
+
+bool fields_answer(struct sw_txn *t, bool with_mac)
+{
+	struct iso_msg *m = &t->resp;
+	iso_init(m, t->resp_mti);
+	for (size_t i = 0; i < sizeof echo_fields / sizeof echo_fields[0]; i++)
+		if (iso_has(&t->req, echo_fields[i]))
+			iso_set_view(m, echo_fields[i], &t->req.f[echo_fields[i]]);
+	iso_set_str(m, 39, t->rc);
+	if (!strcmp(t->rc, "00") && t->approval[0])
+		iso_set_str(m, 38, t->approval);
+	if (t->de48[0])
+		iso_set_str(m, 48, t->de48);
+	if (t->have_balances && !strcmp(t->rc, "00")) {
+		char fee[10], de54[41];
+		snprintf(fee, sizeof fee, "D%08lld", t->fee < 0 ? 0 : t->fee % 100000000);
+		iso_set_copy(m, 28, fee, 9);
+		/* Account type from DE 3 ("from" account), amount type 01 ledger
+		 * and 02 available, currency, sign, 12 digits. */
+		snprintf(de54, sizeof de54, "%.2s01%.3s%c%012lld%.2s02%.3s%c%012lld", t->proc + 2,
+		         t->cur_acct, t->ledger < 0 ? 'D' : 'C', llabs(t->ledger) % 1000000000000LL,
+		         t->proc + 2, t->cur_acct, t->avail < 0 ? 'D' : 'C',
+		         llabs(t->avail) % 1000000000000LL);
+		iso_set_copy(m, 54, de54, 40);
+	}
+	if (with_mac) {
+		static const uint8_t zero[8];
+		bool secondary = false;
+		for (unsigned de = 65; de <= 127 && !secondary; de++)
+			secondary = iso_has(m, de);
+		iso_set(m, secondary ? 128 : 64, zero, 8);
+	}
+	struct iso_error err;
+	return iso_pack(t->profile, m, t->out, sizeof t->out, &t->outlen, &err) == 0;
+}
+
+size_t fields_mac_len(const struct sw_txn *t)
+{
+	return t->outlen - (t->profile == ISO_ASCII87 ? 16 : 8);
+}
+
+void fields_put_mac(struct sw_txn *t, const char *mac_hex)
+{
+	uint8_t *p = t->out + fields_mac_len(t);
+	if (t->profile == ISO_ASCII87) {
+		memcpy(p, mac_hex, 16);
+		return;
+	}
+	for (int i = 0; i < 8; i++) {
+		unsigned v;
+		sscanf(mac_hex + 2 * i, "%2x", &v);
+		p[i] = (uint8_t)v;
+	}
+}
+
+bool fields_request_mac(const struct sw_txn *t, char mac_hex[17], size_t *covered)
+{
+	if (t->mac_de != 64 && t->mac_de != 128)
+		return false;
+	const struct iso_view *v = &t->req.f[t->mac_de];
+	if (v->p + v->size != t->raw + t->rawlen)
+		return false; /* not the last field */
+	uint8_t mac[9];
+	if (iso_get(&t->req, t->mac_de, (char *)mac, sizeof mac) != 8)
+		return false;
+	static const char hex[] = "0123456789ABCDEF";
+	for (int i = 0; i < 8; i++) {
+		mac_hex[2 * i] = hex[mac[i] >> 4];
+		mac_hex[2 * i + 1] = hex[mac[i] & 15];
+	}
+	mac_hex[16] = '\0';
+	*covered = (size_t)(v->p - t->raw);
+	return true;
+}
+
+void fields_key_tags(struct sw_txn *t, const hsmc_reply *r)
+{
+	snprintf(t->de48, sizeof t->de48, "KP%03zu%sCP006%.6sKA%03zu%sCA006%.6s", strlen(r->key_kek),
+	         r->key_kek, r->kcv, strlen(r->key2_kek), r->key2_kek, r->kcv2);
+}
+
+void fields_masked_pan(const struct sw_txn *t, char out[24])
+{
+	if (t->pan[0])
+		iso_mask_pan(t->pan, strlen(t->pan), out, 24);
+	else
+		strcpy(out, "-");
+}

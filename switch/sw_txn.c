@@ -1,0 +1,964 @@
+/*
+ * The transaction state machine (STYLE.md 7): one request from a terminal,
+ * through the terminal's keys, the MAC, the card's PIN data, the HSM and
+ * the database, to one answer.
+ *
+ * The money rule: an approval is sent only after authorise() has committed
+ * (pgpool calls back after the Sync). At txn_deadline_ms the terminal gets
+ * 91, whatever is in flight; if that was the posting, or the answer's MAC,
+ * or if the answer could not be delivered because the terminal left, the
+ * switch reverses the original itself once the outcome is known (or
+ * unknown: a lost connection). reverse() is idempotent and answers 25 when
+ * nothing was committed, so a reversal is always safe to send and to
+ * retry; it is retried with backoff until the database confirms it.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "sw_log.h"
+#include "sw_metrics.h"
+#include "sw_txn_int.h"
+
+static const char *const state_names[] = {
+	"new",  "term_load",    "mac_verify", "card_lookup", "pin_verify", "post",
+	"key_exchange", "key_store", "mac_answer", "late", "reversing", "done"};
+
+/* Default IBM 3624 parameters until products carry their own (card rules
+ * issue): decimalisation table and validation data of docs/switchd.md. */
+#define IBM_DECTAB "0123456789012345"
+
+static void txn_free(struct sw_txn *t);
+static void txn_answer(struct sw_txn *t);
+static void txn_reverse(struct sw_txn *t);
+static void step_post(struct sw_txn *t);
+
+void txn_set_state(struct sw_txn *t, enum txn_state to)
+{
+	swlog(SWLOG_DEBUG, t->conn ? t->conn->id : 0, t->id, "txn_state", "from=%s to=%s",
+	      state_names[t->state], state_names[to]);
+	t->state = to;
+}
+
+static bool txn_answered(const struct sw_txn *t)
+{
+	return t->state == TXN_LATE || t->state == TXN_REVERSING || t->state == TXN_DONE;
+}
+
+static void set_rc(struct sw_txn *t, const char *rc, const char *rule)
+{
+	snprintf(t->rc, sizeof t->rc, "%s", rc);
+	snprintf(t->rule, sizeof t->rule, "%s", rule);
+}
+
+/* ---- database statements -------------------------------------------------- */
+
+#define RESULT_COLS                                                                        \
+	"response_code, rule, auth_id, approval_code, amount_acct, currency_acct, fee, "     \
+	"ledger_balance, available_balance, hold_id, entry_id, duplicate"
+
+int sw_txn_prepare(struct pgpool *db)
+{
+	int rc = 0;
+	rc |= pgpool_prepare(db, "terminal_keys", "SELECT * FROM terminal_keys($1)", 1);
+	rc |= pgpool_prepare(db, "terminal_set_keys", "SELECT terminal_set_keys($1, $2, $3, $4, $5)",
+	                     5);
+	rc |= pgpool_prepare(db, "card_lookup",
+	                     "SELECT card_id, status, pin_method, pvki, pin_verify_data, pvk_lmk "
+	                     "FROM card_lookup($1::bytea)",
+	                     1);
+	rc |= pgpool_prepare(db, "authorise",
+	                     "SELECT " RESULT_COLS " FROM authorise($1, $2, $3, $4, $5, $6::bytea, "
+	                     "$7::bigint, $8::smallint, $9, $10, $11, $12, $13, $14::date, $15, "
+	                     "$16::boolean)",
+	                     16);
+	rc |= pgpool_prepare(db, "reverse",
+	                     "SELECT " RESULT_COLS " FROM reverse($1, $2, $3, $4, $5, $6, $7::bigint, "
+	                     "$8)",
+	                     8);
+	rc |= pgpool_prepare(db, "complete",
+	                     "SELECT " RESULT_COLS " FROM complete_preauth($1, $2, $3, $4, $5, $6, "
+	                     "$7::bigint, $8)",
+	                     8);
+	return rc ? -1 : 0;
+}
+
+/* Send a statement for t; on a refusal the answer is 91 at once. */
+static bool db_exec(struct sw_txn *t, enum txn_state st, const char *stmt, int n,
+                    const char *const *vals, pgp_cb cb)
+{
+	int err = 0;
+	txn_set_state(t, st);
+	t->dbreq = pgp_exec(t->sw->db, stmt, n, vals, cb, t, &err);
+	if (!t->dbreq) {
+		swm_inc(SWM_DB_UNAVAILABLE);
+		swlog(SWLOG_WARN, t->conn ? t->conn->id : 0, t->id, "db", "stmt=%s error=\"%s\"", stmt,
+		      pgp_strerror(err));
+		return false;
+	}
+	t->op_pending = true;
+	return true;
+}
+
+/* Common entry of every database and HSM callback: the operation is over.
+ * Returns false when the transaction was already answered at its deadline
+ * (the caller then only settles what may have committed). */
+static bool op_done(struct sw_txn *t)
+{
+	t->op_pending = false;
+	t->dbreq = NULL;
+	return t->state != TXN_LATE;
+}
+
+static void db_failed(struct sw_txn *t, int status, const PGresult *res)
+{
+	swm_inc(SWM_DB_ERRORS);
+	swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "db", "state=%s error=\"%s\" %s",
+	      state_names[t->state], pgp_strerror(status),
+	      res ? PQresultErrorMessage(res) : "");
+}
+
+static void txn_answer(struct sw_txn *t);
+
+/* Decide here, answer now. */
+static void answer_now(struct sw_txn *t, const char *rc, const char *rule)
+{
+	set_rc(t, rc, rule);
+	txn_answer(t);
+}
+
+/* Common start of the callbacks of reads and HSM checks (nothing to undo
+ * when late). Returns true when the transaction goes on; otherwise it has
+ * been answered (91) or, being already answered, let go. */
+static bool db_back(struct sw_txn *t, int status, const PGresult *res)
+{
+	if (!op_done(t)) {
+		txn_free(t);
+		return false;
+	}
+	if (status != PGP_OK) {
+		db_failed(t, status, res);
+		answer_now(t, "91", "db_unavailable");
+		return false;
+	}
+	return true;
+}
+
+static bool hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what)
+{
+	if (!op_done(t)) {
+		txn_free(t);
+		return false;
+	}
+	if (r->status != 0) {
+		swm_inc(SWM_HSM_ERRORS);
+		swlog(SWLOG_WARN, t->conn ? t->conn->id : 0, t->id, "hsm", "%s tid=%s: %s", what, t->tid,
+		      hsmc_strerror(r->status));
+		answer_now(t, "91", "hsm_unavailable");
+		return false;
+	}
+	return true;
+}
+
+/* ---- the answer ----------------------------------------------------------- */
+
+static void log_txn(struct sw_txn *t, uint64_t us)
+{
+	char pan[24];
+	fields_masked_pan(t, pan);
+	enum swlog_level lvl = strcmp(t->rc, "96") && strcmp(t->rc, "91") ? SWLOG_INFO : SWLOG_WARN;
+	swlog(lvl, t->conn ? t->conn->id : 0, t->id, "txn",
+	      "mti=%s proc=%s tid=%s stan=%s pan=%s amount=%s cur=%s rc=%s rule=%s auth=%s "
+	      "us=%llu",
+	      t->mti, t->proc[0] ? t->proc : "-", t->tid[0] ? t->tid : "-",
+	      t->stan[0] ? t->stan : "-", pan, t->amount[0] ? t->amount : "-",
+	      t->currency[0] ? t->currency : "-", t->rc, t->rule[0] ? t->rule : "-",
+	      t->auth_id[0] ? t->auth_id : "-", (unsigned long long)us);
+}
+
+/* Queue the packed answer, account for it, and let go of the connection.
+ * Returns whether the terminal was still there to receive it. */
+static bool txn_deliver(struct sw_txn *t)
+{
+	uint64_t us = sw_now_us() - t->t0_us;
+	swm_answer(t->mti, t->rc, us);
+	log_txn(t, us);
+	struct sw_conn *c = t->conn;
+	t->sw->inflight--;
+	event_del(t->deadline);
+	if (!c) {
+		swm_inc(SWM_UNDELIVERED);
+		return false;
+	}
+	if (t->outlen)
+		sw_conn_send(c, t->out, t->outlen);
+	if (t->cprev)
+		t->cprev->cnext = t->cnext;
+	else
+		c->txns = t->cnext;
+	if (t->cnext)
+		t->cnext->cprev = t->cprev;
+	t->cprev = t->cnext = NULL;
+	t->conn = NULL;
+	sw_conn_txn_done(c);
+	return true;
+}
+
+/* Send the answer. Anything that may have committed an approval the
+ * terminal did not receive as an approval (it got a decline, or it was
+ * gone) is reversed. */
+static void txn_send(struct sw_txn *t)
+{
+	bool delivered = txn_deliver(t);
+	if (t->maybe_approved && (!delivered || strcmp(t->rc, "00") != 0)) {
+		txn_reverse(t);
+		return;
+	}
+	txn_set_state(t, TXN_DONE);
+	if (!t->op_pending)
+		txn_free(t);
+}
+
+/* Common start of the callbacks of operations that may have moved money
+ * (the posting, the approval's MAC): when 91 already went out at the
+ * deadline, undo what may have committed and stop here. */
+static bool money_back(struct sw_txn *t)
+{
+	if (op_done(t))
+		return true;
+	if (t->maybe_approved)
+		txn_reverse(t);
+	else
+		txn_free(t);
+	return false;
+}
+
+/* The answer could not be MACed: the terminal gets 91 (HSM unreachable)
+ * or 96, unMACed, and an approval is undone by txn_send. */
+static void answer_unmaced(struct sw_txn *t, const char *rc, const char *rule)
+{
+	set_rc(t, rc, rule);
+	t->approval[0] = '\0';
+	t->have_balances = false;
+	if (!fields_answer(t, false))
+		t->outlen = 0;
+	txn_send(t);
+}
+
+static void on_mac_answer(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!money_back(t))
+		return;
+	if (r->status != 0 || r->hsm_err != HSM_E_OK) {
+		swm_inc(SWM_HSM_ERRORS);
+		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm", "mac of answer: %s",
+		      r->status ? hsmc_strerror(r->status) : hsmc_hsm_strerror(r->hsm_err));
+		answer_unmaced(t, r->status ? "91" : "96", "answer_mac_failed");
+		return;
+	}
+	fields_put_mac(t, r->value);
+	txn_send(t);
+}
+
+/* Build the answer; MAC it through the HSM when the terminal has a TAK and
+ * the request was a MACed one. */
+static void txn_answer(struct sw_txn *t)
+{
+	bool mac = t->tak[0] && t->kind != TK_NETMGMT && t->mac_de;
+	if (!fields_answer(t, mac)) {
+		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "txn", "cannot pack the answer");
+		answer_unmaced(t, "96", "answer_unpackable");
+		return;
+	}
+	if (!mac) {
+		txn_send(t);
+		return;
+	}
+	txn_set_state(t, TXN_MAC_ANSWER);
+	if (hsmc_generate_mac(t->sw->hsm, HSM_KT_TAK, t->tak, '3', 8, t->out, fields_mac_len(t),
+	                      on_mac_answer, t) == 0) {
+		t->op_pending = true;
+		return;
+	}
+	swm_inc(SWM_HSM_ERRORS);
+	answer_unmaced(t, "91", "hsm_unavailable");
+}
+
+/* ---- the deadline ---------------------------------------------------------- */
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct sw_txn *t = arg;
+	if (txn_answered(t))
+		return;
+	swm_inc(SWM_DEADLINE_91);
+	enum txn_state was = t->state;
+	if (t->dbreq && pgp_cancel(t->sw->db, t->dbreq)) {
+		/* Never sent: nothing can commit. */
+		t->dbreq = NULL;
+		t->op_pending = false;
+	}
+	set_rc(t, "91", "deadline");
+	snprintf(t->rule, sizeof t->rule, "deadline_in_%s", state_names[was]);
+	t->approval[0] = '\0';
+	t->have_balances = false;
+	t->de48[0] = '\0';
+	if (!fields_answer(t, false))
+		t->outlen = 0;
+	if (!t->op_pending) {
+		txn_send(t);
+		return;
+	}
+	/* Something is in flight: its callback decides what is left to undo
+	 * (a posting or an approval waiting for its MAC), or just drops it (a
+	 * read, an HSM check). */
+	txn_deliver(t);
+	t->late_from = was;
+	txn_set_state(t, TXN_LATE);
+}
+
+/* ---- switch-initiated reversals ------------------------------------------- */
+
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
+static void on_reversed(void *arg, int status, const PGresult *res)
+{
+	struct sw_txn *t = arg;
+	t->op_pending = false;
+	t->dbreq = NULL;
+	if (status == PGP_OK && PQntuples(res) == 1) {
+		swlog(SWLOG_WARN, 0, t->id, "reversal",
+		      "done by the switch: tid=%s stan=%s de7=%s rc=%s rule=%s", t->tid, t->stan, t->de7,
+		      PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		t->sw->pending_reversals--;
+		txn_set_state(t, TXN_DONE);
+		txn_free(t);
+		return;
+	}
+	swm_inc(SWM_LATE_REVERSAL_FAILURES);
+	t->rev_tries++;
+	unsigned ms = 250u << (t->rev_tries < 7 ? t->rev_tries : 7);
+	swlog(t->rev_tries > 5 ? SWLOG_ERROR : SWLOG_WARN, 0, t->id, "reversal",
+	      "not confirmed (try %u, next in %u ms): tid=%s stan=%s de7=%s error=\"%s\" %s",
+	      t->rev_tries, ms, t->tid, t->stan, t->de7, pgp_strerror(status),
+	      res ? PQresultErrorMessage(res) : "");
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_add(t->retry, &tv);
+}
+
+static void reversal_send(struct sw_txn *t)
+{
+	const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->stan, t->de7, "0", "0420"};
+	int err = 0;
+	t->dbreq = pgp_exec(t->sw->db, "reverse", 8, v, on_reversed, t, &err);
+	if (t->dbreq) {
+		t->op_pending = true;
+		return;
+	}
+	on_reversed(t, err, NULL);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reversal_send(arg);
+}
+
+/* Reverse t's original (its own key: DE 32, 41, 11, 7) with a 0420 of the
+ * same key, as the terminal would after a time-out. */
+static void txn_reverse(struct sw_txn *t)
+{
+	if (t->kind != TK_FINANCIAL) {
+		/* Reversals and completions are advices the terminal repeats
+		 * until answered; nothing to undo here. */
+		txn_set_state(t, TXN_DONE);
+		if (!t->op_pending)
+			txn_free(t);
+		return;
+	}
+	swm_inc(SWM_LATE_REVERSALS);
+	t->sw->pending_reversals++;
+	txn_set_state(t, TXN_REVERSING);
+	reversal_send(t);
+}
+
+/* ---- terminal keys ------------------------------------------------------------ */
+
+static void term_copy(struct sw_txn *t, const struct sw_term *k)
+{
+	t->term_known = true;
+	t->term_active = k->active;
+	snprintf(t->term_kind, sizeof t->term_kind, "%s", k->kind);
+	snprintf(t->tmk, sizeof t->tmk, "%s", k->tmk);
+	snprintf(t->tpk, sizeof t->tpk, "%s", k->tpk);
+	snprintf(t->tak, sizeof t->tak, "%s", k->tak);
+	if (!t->acq[0])
+		snprintf(t->acq, sizeof t->acq, "%s", k->acquirer);
+}
+
+static void on_term(void *arg, int status, const PGresult *res)
+{
+	struct sw_txn *t = arg;
+	if (!db_back(t, status, res))
+		return;
+	if (PQntuples(res) == 1) {
+		struct sw_term *k = sw_term_put(t->sw, t->tid, res);
+		if (k)
+			term_copy(t, k);
+	}
+	t->after_term(t);
+}
+
+/* Find t->tid's keys (from the cache unless `fresh`), then continue. */
+static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
+{
+	struct sw_term *k = fresh ? NULL : sw_term_get(t->sw, t->tid, SW_TERM_TTL_MS);
+	if (k) {
+		term_copy(t, k);
+		next(t);
+		return;
+	}
+	t->after_term = next;
+	const char *v[1] = {t->tid};
+	if (!db_exec(t, TXN_TERM_LOAD, "terminal_keys", 1, v, on_term)) {
+		answer_now(t, "91", "db_unavailable");
+	}
+}
+
+/* ---- network management (0800) ---------------------------------------------- */
+
+static void on_keys_stored(void *arg, int status, const PGresult *res)
+{
+	struct sw_txn *t = arg;
+	if (!op_done(t)) {
+		txn_free(t);
+		return;
+	}
+	if (status != PGP_OK) {
+		db_failed(t, status, res);
+		t->de48[0] = '\0';
+		set_rc(t, "91", "db_unavailable");
+	} else {
+		sw_term_set_keys(t->sw, t->tid, t->tpk_lmk, t->tak_lmk);
+		swm_inc(SWM_KEY_CHANGES);
+		set_rc(t, "00", "key_change");
+	}
+	txn_answer(t);
+}
+
+static void on_key_exchange(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!hsm_back(t, r, "key exchange"))
+		return;
+	if (r->hsm_err != HSM_E_OK) {
+		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm", "key exchange tid=%s: %s",
+		      t->tid, hsmc_hsm_strerror(r->hsm_err));
+		answer_now(t, "96", "key_exchange_failed");
+		return;
+	}
+	fields_key_tags(t, r);
+	snprintf(t->tpk_lmk, sizeof t->tpk_lmk, "%s", r->key_lmk);
+	snprintf(t->tak_lmk, sizeof t->tak_lmk, "%s", r->key2_lmk);
+	const char *v[5] = {t->tid, r->key_lmk, r->kcv, r->key2_lmk, r->kcv2};
+	if (!db_exec(t, TXN_KEY_STORE, "terminal_set_keys", 5, v, on_keys_stored)) {
+		t->de48[0] = '\0';
+		answer_now(t, "91", "db_unavailable");
+	}
+}
+
+static void netmgmt_after_term(struct sw_txn *t)
+{
+	struct sw_conn *c = t->conn;
+	if (!t->term_known || !t->term_active) {
+		answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
+		return;
+	}
+	if (!strcmp(t->nmic, "001")) {
+		if (c && !c->signed_on) {
+			c->signed_on = true;
+			t->sw->nsigned_on++;
+		}
+		if (c)
+			snprintf(c->tid, sizeof c->tid, "%s", t->tid);
+		answer_now(t, "00", "sign_on");
+		return;
+	}
+	/* 101: key change */
+	if (!t->tmk[0]) {
+		answer_now(t, "03", "no_tmk");
+		return;
+	}
+	txn_set_state(t, TXN_KEY_EXCHANGE);
+	if (hsmc_key_exchange(t->sw->hsm, t->tmk, 'U', on_key_exchange, t) != 0) {
+		swm_inc(SWM_HSM_ERRORS);
+		answer_now(t, "91", "hsm_unavailable");
+		return;
+	}
+	t->op_pending = true;
+}
+
+static void netmgmt(struct sw_txn *t)
+{
+	struct sw_conn *c = t->conn;
+	if (!strcmp(t->nmic, "301")) {
+		answer_now(t, "00", "echo");
+	} else if (!strcmp(t->nmic, "002")) {
+		if (c && c->signed_on) {
+			c->signed_on = false;
+			t->sw->nsigned_on--;
+		}
+		answer_now(t, "00", "sign_off");
+	} else if (!strcmp(t->nmic, "001") || !strcmp(t->nmic, "101")) {
+		/* Sign-on reloads the terminal: keys may have changed elsewhere. */
+		with_terminal(t, !strcmp(t->nmic, "001"), netmgmt_after_term);
+	} else {
+		answer_now(t, "12", "unknown_network_code");
+	}
+}
+
+/* ---- financial messages --------------------------------------------------- */
+
+static void on_posted(void *arg, int status, const PGresult *res)
+{
+	struct sw_txn *t = arg;
+	bool ok = status == PGP_OK && PQntuples(res) == 1;
+	bool approved = ok && !strcmp(PQgetvalue(res, 0, 0), "00");
+	/* A lost connection leaves the outcome unknown: treat it as an
+	 * approval that must be undone. */
+	t->maybe_approved = approved || status == PGP_ERR_LOST;
+	if (!money_back(t))
+		return;
+	if (!ok) {
+		db_failed(t, status, res);
+		answer_now(t, "91", "db_unavailable");
+		return;
+	}
+	snprintf(t->rc, sizeof t->rc, "%s", PQgetvalue(res, 0, 0));
+	snprintf(t->rule, sizeof t->rule, "%s", PQgetvalue(res, 0, 1));
+	snprintf(t->auth_id, sizeof t->auth_id, "%s", PQgetvalue(res, 0, 2));
+	snprintf(t->approval, sizeof t->approval, "%s", PQgetvalue(res, 0, 3));
+	snprintf(t->cur_acct, sizeof t->cur_acct, "%03d", atoi(PQgetvalue(res, 0, 5)));
+	t->fee = atoll(PQgetvalue(res, 0, 6));
+	if (!PQgetisnull(res, 0, 7) && !PQgetisnull(res, 0, 8) &&
+	    (!strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance"))) {
+		t->ledger = atoll(PQgetvalue(res, 0, 7));
+		t->avail = atoll(PQgetvalue(res, 0, 8));
+		t->have_balances = true;
+	}
+	txn_answer(t);
+}
+
+static void step_post(struct sw_txn *t)
+{
+	bool ok;
+	if (t->kind == TK_FINANCIAL) {
+		const char *v[16] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
+		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
+		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,
+		                     t->proc, t->expiry[0] ? t->expiry : NULL,
+		                     t->pin_result[0] ? t->pin_result : NULL, "false"};
+		ok = db_exec(t, TXN_POST, "authorise", 16, v, on_posted);
+	} else {
+		char mti[5];
+		/* Repeats are logged under the original's MTI. */
+		memcpy(mti, t->mti, 5);
+		mti[3] = '0';
+		const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
+		                    t->kind == TK_REVERSAL ? t->replacement : t->amount, mti};
+		ok = db_exec(t, TXN_POST, t->kind == TK_REVERSAL ? "reverse" : "complete", 8, v,
+		             on_posted);
+	}
+	if (!ok) {
+		answer_now(t, "91", "db_unavailable");
+	}
+}
+
+static void on_pin(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!hsm_back(t, r, "pin verify"))
+		return;
+	switch (r->hsm_err) {
+	case HSM_E_OK:
+		strcpy(t->pin_result, "ok");
+		break;
+	case HSM_E_VERIFY:
+	case HSM_E_PIN_BLOCK: /* a block that decrypts to no valid PIN is a wrong PIN */
+	case HSM_E_PIN_LEN:
+		strcpy(t->pin_result, "bad");
+		break;
+	default:
+		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm",
+		      "pin verify tid=%s: HSM error %02d (%s)", t->tid, r->hsm_err,
+		      hsmc_hsm_strerror(r->hsm_err));
+		answer_now(t, "96", "hsm_error");
+		return;
+	}
+	step_post(t);
+}
+
+/* IBM 3624 validation data: the PAN's 11 digits before the check digit
+ * and 'N'-style padding with F, 16 hex (docs/switchd.md). */
+static void ibm_valdata(const char *pan, char out[17])
+{
+	size_t n = strlen(pan);
+	size_t take = n - 1 < 11 ? n - 1 : 11;
+	memcpy(out, pan + (n - 1 - take), take);
+	memset(out + take, 'F', 16 - take);
+	out[16] = '\0';
+}
+
+static void on_card(void *arg, int status, const PGresult *res)
+{
+	struct sw_txn *t = arg;
+	if (!db_back(t, status, res))
+		return;
+	if (PQntuples(res) != 1) {
+		/* Unknown card: authorise() answers 14 and logs it. */
+		step_post(t);
+		return;
+	}
+	if (PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 5)) {
+		/* A PIN was entered but the card has no PIN data to check it
+		 * against: never approve on an unchecked PIN. */
+		answer_now(t, "55", "no_pin_data");
+		return;
+	}
+	snprintf(t->pin_method, sizeof t->pin_method, "%s", PQgetvalue(res, 0, 2));
+	snprintf(t->pvki, sizeof t->pvki, "%s", PQgetisnull(res, 0, 3) ? "1" : PQgetvalue(res, 0, 3));
+	snprintf(t->pin_data, sizeof t->pin_data, "%s", PQgetvalue(res, 0, 4));
+	snprintf(t->pvk, sizeof t->pvk, "%s", PQgetvalue(res, 0, 5));
+
+	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
+	                    .format = HSM_PBF_ISO0};
+	int err;
+	txn_set_state(t, TXN_PIN_VERIFY);
+	if (!strcmp(t->pin_method, "pvv")) {
+		err = hsmc_verify_pin_pvv(t->sw->hsm, &src, t->pan, t->pvk, atoi(t->pvki), t->pin_data,
+		                          on_pin, t);
+	} else {
+		char valdata[17];
+		ibm_valdata(t->pan, valdata);
+		err = hsmc_verify_pin_ibm(t->sw->hsm, &src, t->pan, t->pvk, IBM_DECTAB, valdata,
+		                          t->pin_data, on_pin, t);
+	}
+	if (err) {
+		swm_inc(SWM_HSM_ERRORS);
+		set_rc(t, err == HSMC_ERR_ARG ? "96" : "91",
+		       err == HSMC_ERR_ARG ? "hsm_bad_request" : "hsm_unavailable");
+		txn_answer(t);
+		return;
+	}
+	t->op_pending = true;
+}
+
+static void pan_hash(struct sw_txn *t)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	HMAC(EVP_sha256(), t->sw->pan_key, (int)t->sw->pan_key_len, (const uint8_t *)t->pan,
+	     strlen(t->pan), md, &mdlen);
+	static const char hex[] = "0123456789abcdef";
+	t->pan_hash[0] = '\\';
+	t->pan_hash[1] = 'x';
+	for (unsigned i = 0; i < mdlen && i < 32; i++) {
+		t->pan_hash[2 + 2 * i] = hex[md[i] >> 4];
+		t->pan_hash[3 + 2 * i] = hex[md[i] & 15];
+	}
+	t->pan_hash[2 + 2 * 32] = '\0';
+}
+
+static void financial_after_mac(struct sw_txn *t)
+{
+	if (t->kind != TK_FINANCIAL) {
+		step_post(t);
+		return;
+	}
+	bool cash_or_inquiry = !strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance");
+	if (!t->pin_block[0] && cash_or_inquiry && !strcmp(t->term_kind, "atm")) {
+		answer_now(t, "55", "pin_required");
+		return;
+	}
+	pan_hash(t);
+	if (!t->pin_block[0]) {
+		step_post(t);
+		return;
+	}
+	if (!t->tpk[0]) {
+		/* No TPK yet (no key change): the PIN block cannot be read. */
+		answer_now(t, "55", "no_tpk");
+		return;
+	}
+	const char *v[1] = {t->pan_hash};
+	if (!db_exec(t, TXN_CARD_LOOKUP, "card_lookup", 1, v, on_card)) {
+		answer_now(t, "91", "db_unavailable");
+	}
+}
+
+static void on_mac_verified(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!hsm_back(t, r, "mac verify"))
+		return;
+	if (r->hsm_err != HSM_E_OK) {
+		swm_inc(SWM_MAC_FAILURES);
+		answer_now(t, "63", "mac_wrong");
+		return;
+	}
+	financial_after_mac(t);
+}
+
+static void financial_after_term(struct sw_txn *t)
+{
+	struct sw_conn *c = t->conn;
+	if (!t->term_known || !t->term_active) {
+		answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
+		return;
+	}
+	if (c && c->lst->cfg.require_signon && (!c->signed_on || strcmp(c->tid, t->tid))) {
+		answer_now(t, "58", "not_signed_on");
+		return;
+	}
+	if (!t->tak[0]) {
+		if (t->mac_de) {
+			/* A MAC we have no key to check is not a MAC we can trust. */
+			swm_inc(SWM_MAC_FAILURES);
+			answer_now(t, "63", "mac_without_tak");
+			return;
+		}
+		financial_after_mac(t);
+		return;
+	}
+	char mac[17];
+	size_t covered;
+	if (!fields_request_mac(t, mac, &covered)) {
+		swm_inc(SWM_MAC_FAILURES);
+		t->mac_de = 0; /* the answer is not MACed either */
+		answer_now(t, "63", "mac_missing");
+		return;
+	}
+	txn_set_state(t, TXN_MAC_VERIFY);
+	if (hsmc_verify_mac(t->sw->hsm, HSM_KT_TAK, t->tak, '3', 8, t->raw, covered, mac,
+	                    on_mac_verified, t) != 0) {
+		swm_inc(SWM_HSM_ERRORS);
+		answer_now(t, "91", "hsm_unavailable");
+		return;
+	}
+	t->op_pending = true;
+}
+
+/* ---- start, detach, free --------------------------------------------------- */
+
+static enum txn_kind kind_of(const char mti[4])
+{
+	/* mti: version, class, function, origin (0 acquirer, 1 its repeat) */
+	if (mti[3] != '0' && mti[3] != '1')
+		return TK_UNSUPPORTED;
+	if (mti[2] != '0' && mti[2] != '2')
+		return TK_UNSUPPORTED;
+	switch (mti[1]) {
+	case '8':
+		return mti[2] == '0' ? TK_NETMGMT : TK_UNSUPPORTED;
+	case '1':
+		return mti[2] == '0' ? TK_FINANCIAL : TK_UNSUPPORTED;
+	case '2':
+		return mti[2] == '0' ? TK_FINANCIAL : TK_COMPLETION;
+	case '4':
+		return TK_REVERSAL;
+	default:
+		return TK_UNSUPPORTED;
+	}
+}
+
+static struct sw_txn *txn_new(struct sw *sw)
+{
+	struct sw_txn *t = sw->free_txns;
+	if (t) {
+		sw->free_txns = t->cnext;
+	} else {
+		t = malloc(sizeof *t);
+		if (!t)
+			return NULL;
+		t->raw = NULL;
+		t->rawcap = 0;
+		t->deadline = NULL;
+		t->retry = NULL;
+	}
+	uint8_t *raw = t->raw;
+	size_t rawcap = t->rawcap;
+	struct event *dl = t->deadline, *rt = t->retry;
+	/* Only the scalar part is cleared: the message buffers are filled
+	 * before use. */
+	memset(t, 0, offsetof(struct sw_txn, req));
+	memset(t->mti, 0, sizeof *t - offsetof(struct sw_txn, mti));
+	t->raw = raw;
+	t->rawcap = rawcap;
+	t->deadline = dl ? dl : event_new(sw->base, -1, 0, on_deadline, t);
+	t->retry = rt ? rt : event_new(sw->base, -1, 0, on_retry, t);
+	if (!t->deadline || !t->retry) {
+		free(t);
+		return NULL;
+	}
+	t->outlen = 0;
+	t->sw = sw;
+	t->id = ++sw->next_txn_id;
+	sw->ntxn_live++;
+	return t;
+}
+
+static void txn_free(struct sw_txn *t)
+{
+	struct sw *sw = t->sw;
+	event_del(t->deadline);
+	event_del(t->retry);
+	explicit_bzero(t->pan, sizeof t->pan);
+	explicit_bzero(t->pin_block, sizeof t->pin_block);
+	if (t->rawcap)
+		explicit_bzero(t->raw, t->rawcap);
+	t->state = TXN_DONE;
+	t->cnext = sw->free_txns;
+	sw->free_txns = t;
+	sw->ntxn_live--;
+}
+
+void sw_txn_free_cache(struct sw *sw)
+{
+	while (sw->free_txns) {
+		struct sw_txn *t = sw->free_txns;
+		sw->free_txns = t->cnext;
+		event_free(t->deadline);
+		event_free(t->retry);
+		free(t->raw);
+		free(t);
+	}
+}
+
+void sw_txn_detach_all(struct sw_conn *c)
+{
+	while (c->txns) {
+		struct sw_txn *t = c->txns;
+		c->txns = t->cnext;
+		t->cprev = t->cnext = NULL;
+		t->conn = NULL;
+	}
+}
+
+void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
+{
+	struct sw *sw = c->sw;
+	struct sw_txn *t = txn_new(sw);
+	if (!t) {
+		sw_conn_close_bad(c, "out of memory");
+		return;
+	}
+	t->t0_us = sw_now_us();
+	if (t->rawcap < len) {
+		uint8_t *p = realloc(t->raw, len);
+		if (!p) {
+			txn_free(t);
+			sw_conn_close_bad(c, "out of memory");
+			return;
+		}
+		t->raw = p;
+		t->rawcap = len;
+	}
+	memcpy(t->raw, msg, len);
+	t->rawlen = len;
+	t->profile = c->lst->cfg.profile;
+
+	struct iso_error err;
+	int rc = iso_unpack(t->profile, t->raw, len, &t->req, &err);
+	if (rc != 0 && err.de <= 1) {
+		/* No MTI or bitmap to answer to: close this one connection. */
+		char why[128], e[96];
+		iso_error_format(&err, e, sizeof e);
+		snprintf(why, sizeof why, "undecodable message: %s", e);
+		swm_inc(SWM_MSG_FORMAT_ERROR);
+		txn_free(t);
+		sw_conn_close_bad(c, why);
+		return;
+	}
+
+	t->conn = c;
+	t->cnext = c->txns;
+	if (c->txns)
+		c->txns->cprev = t;
+	c->txns = t;
+	sw->inflight++;
+	struct timeval tv = {sw->cfg.txn_deadline_ms / 1000, (sw->cfg.txn_deadline_ms % 1000) * 1000};
+	event_add(t->deadline, &tv);
+
+	if (rc != 0) {
+		/* Decoded up to a bad field: answer 30, echoing what came before it. */
+		char e[96];
+		iso_error_format(&err, e, sizeof e);
+		for (unsigned de = err.de; de <= ISO_MAX_DE; de++)
+			iso_unset(&t->req, de);
+		memcpy(t->mti, t->req.mti, 4);
+		memcpy(t->resp_mti, t->mti, 4);
+		t->resp_mti[2] = (char)(t->mti[2] + 1);
+		t->resp_mti[3] = '0';
+		if (kind_of(t->mti) == TK_UNSUPPORTED && t->mti[2] != '0') {
+			/* A response or an advice acknowledgement from the terminal:
+			 * nothing to answer. */
+			swlog(SWLOG_WARN, c->id, t->id, "format", "mti=%s %s (no answer to a response)",
+			      t->mti, e);
+			swm_inc(SWM_MSG_FORMAT_ERROR);
+			t->maybe_approved = false;
+			t->outlen = 0;
+			txn_send(t);
+			return;
+		}
+		swm_inc(SWM_MSG_FORMAT_ERROR);
+		swlog(SWLOG_WARN, c->id, t->id, "format", "mti=%s %s", t->mti, e);
+		answer_now(t, "30", "format_error");
+		return;
+	}
+
+	t->kind = kind_of(t->req.mti);
+	if (t->kind == TK_UNSUPPORTED && t->req.mti[2] != '0' && t->req.mti[2] != '2') {
+		/* 0810, 0230, ...: a response to us; we send no requests. */
+		memcpy(t->mti, t->req.mti, 4);
+		swlog(SWLOG_WARN, c->id, t->id, "txn", "mti=%.4s unexpected response, ignored",
+		      t->req.mti);
+		set_rc(t, "--", "ignored");
+		t->outlen = 0;
+		txn_send(t);
+		return;
+	}
+	if (!fields_parse(t)) {
+		if (!strcmp(t->rc, "30")) {
+			swm_inc(SWM_MSG_FORMAT_ERROR);
+			swlog(SWLOG_WARN, c->id, t->id, "format", "mti=%s %s", t->mti, t->rule);
+		}
+		txn_answer(t);
+		return;
+	}
+	if (t->kind == TK_NETMGMT)
+		netmgmt(t);
+	else
+		with_terminal(t, false, financial_after_term);
+}
+
+uint64_t sw_now_ms(void)
+{
+	return sw_now_us() / 1000;
+}
+
+uint64_t sw_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

@@ -1,0 +1,97 @@
+/*
+ * Inside a transaction: shared by sw_txn.c (the state machine and its
+ * database and HSM steps) and sw_fields.c (reading the request, building
+ * the answer).
+ */
+#ifndef SW_TXN_INT_H
+#define SW_TXN_INT_H
+
+#include "sw.h"
+
+/* What the transaction waits for. Changed only by txn_set_state(). */
+enum txn_state {
+	TXN_NEW,
+	TXN_TERM_LOAD,    /* database: terminal_keys() */
+	TXN_MAC_VERIFY,   /* HSM: the request's MAC */
+	TXN_CARD_LOOKUP,  /* database: card_lookup() for PIN data */
+	TXN_PIN_VERIFY,   /* HSM: PIN against PVV / offset */
+	TXN_POST,         /* database: authorise() / reverse() / complete_preauth() */
+	TXN_KEY_EXCHANGE, /* HSM: new TPK and TAK under the TMK */
+	TXN_KEY_STORE,    /* database: terminal_set_keys() */
+	TXN_MAC_ANSWER,   /* HSM: the answer's MAC */
+	TXN_LATE,         /* answered 91 at the deadline; the operation in flight decides what is left to undo */
+	TXN_REVERSING,    /* a switch-initiated reversal in flight or waiting to be retried */
+	TXN_DONE,
+};
+
+enum txn_kind { TK_NETMGMT, TK_FINANCIAL, TK_REVERSAL, TK_COMPLETION, TK_UNSUPPORTED };
+
+struct sw_txn {
+	uint64_t id;
+	struct sw *sw;
+	struct sw_conn *conn;      /* NULL once answered or when the terminal left */
+	struct sw_txn *cprev, *cnext;
+	enum txn_state state;
+	enum txn_state late_from;  /* TXN_LATE: what was in flight at the deadline */
+	enum txn_kind kind;
+	enum iso_profile profile;
+	bool op_pending;           /* a database or HSM callback will come */
+	struct pgp_req *dbreq;     /* the database request, while cancellable */
+	struct event *deadline;
+	struct event *retry;
+	void (*after_term)(struct sw_txn *);
+	uint64_t t0_us;
+	unsigned rev_tries;
+	bool maybe_approved;       /* something may have committed that a reversal must undo */
+
+	uint8_t *raw;              /* the request as received */
+	size_t rawlen, rawcap;
+	struct iso_msg req, resp;
+	uint8_t out[8192];
+	size_t outlen;
+
+	/* The request, validated. */
+	char mti[5], resp_mti[5], proc[7], tid[9], acq[12], stan[7], de7[11];
+	char pan[20], expiry[11], currency[4], amount[13], merchant[16], mcc[5], rrn[13];
+	char txn_type[16], pan_hash[68], pin_block[17], nmic[4];
+	char orig_stan[7], orig_de7[11], replacement[13];
+	unsigned mac_de;           /* 64 or 128 when the request carries a MAC */
+
+	/* The terminal (copied from the cache). */
+	bool term_known, term_active;
+	char term_kind[4], tmk[82], tpk[82], tak[82];
+
+	/* card_lookup() */
+	char pin_method[8], pvki[4], pin_data[16], pvk[82];
+	char pin_result[4];
+
+	/* Outcome. */
+	char rc[3], rule[64], approval[7], auth_id[24], cur_acct[4];
+	long long fee, ledger, avail;
+	bool have_balances;
+	char de48[256];
+	char tpk_lmk[82], tak_lmk[82];
+};
+
+void txn_set_state(struct sw_txn *t, enum txn_state to);
+
+/* sw_fields.c */
+
+/* Validate the request for its kind and fill the parsed fields. Returns
+ * true, or false with t->rc = "30" (or "12") and t->rule saying why. */
+bool fields_parse(struct sw_txn *t);
+/* Build and pack the answer for t->rc into t->out (MAC field zeroed when
+ * with_mac). Returns false when it cannot be packed. */
+bool fields_answer(struct sw_txn *t, bool with_mac);
+/* Where the MAC input ends / the MAC goes in t->out. */
+size_t fields_mac_len(const struct sw_txn *t);
+void fields_put_mac(struct sw_txn *t, const char *mac_hex);
+/* The request's MAC (16 hex) and the length of the request it covers;
+ * false when the MAC field is not the last field. */
+bool fields_request_mac(const struct sw_txn *t, char mac_hex[17], size_t *covered);
+/* The key-change DE 48 from the HSM's answer. */
+void fields_key_tags(struct sw_txn *t, const hsmc_reply *r);
+/* Masked PAN for logs. */
+void fields_masked_pan(const struct sw_txn *t, char out[24]);
+
+#endif
