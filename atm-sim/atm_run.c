@@ -128,7 +128,9 @@ static void do_card_step(tl_term *t, const struct as_step *st, const struct ar_o
 	snprintf(f.proc, sizeof f.proc, "%s%s00", st->op == AS_WITHDRAW ? "01" : "31", st->account);
 	memcpy(f.currency, st->currency, sizeof f.currency);
 	memcpy(f.entry, st->entry, sizeof f.entry);
-	if (!st->no_pin)
+	if (!st->no_pin && !tl_has_tpk(t))
+		add(r, " pin=none(no-TPK)"); /* before a key change: let the switch judge it */
+	else if (!st->no_pin)
 		f.pin = st->pin[0] ? st->pin : st->card->pin;
 	if (st->op == AS_WITHDRAW) {
 		char amt[32];
