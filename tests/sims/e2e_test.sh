@@ -34,7 +34,14 @@ grep -v '^#' "$TMKS" | while read -r tid key; do
   psql_t -At -c "SELECT terminal_set_tmk('$tid', '$lmkform', '$kcv')" >/dev/null
 done
 
-pa=$(free_port) pb=$(free_port) padm=$(free_port)
+# A CA and a server certificate for localhost, for the TLS listener.
+( cd "$tmp" && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca &&
+  openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost &&
+  printf 'subjectAltName=DNS:localhost\n' >ext &&
+  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext ) \
+  >/dev/null 2>&1 || fail "cannot make test certificates"
+
+pa=$(free_port) pb=$(free_port) pt=$(free_port) padm=$(free_port)
 cat >"$tmp/switchd.conf" <<CONF
 [switch]
 pidfile = $tmp/switchd.pid
@@ -57,6 +64,13 @@ address = 127.0.0.1:$pb
 profile = binary87
 framing = ascii4
 require_signon = yes
+[listener t]
+address = 127.0.0.1:$pt
+profile = ascii87
+framing = bin2
+require_signon = yes
+tls_cert = $tmp/srv.pem
+tls_key = $tmp/srv.key
 CONF
 "$SWITCHD" -c "$tmp/switchd.conf" 2>"$tmp/switchd.log" & sw=$!; pids+=($sw)
 up=
@@ -71,6 +85,14 @@ atm() { "$ATMSIM" --tmk-file "$TMKS" "$@"; }
 atm --port "$pa" --script "$SCRIPTS/session.txt" >"$tmp/out1" || { cat "$tmp/out1"; fail "session.txt"; }
 atm --port "$pb" --profile binary87 --framing ascii4 --terminal ATM00002 \
     --script "$SCRIPTS/hostile.txt" >"$tmp/out2" || { cat "$tmp/out2"; fail "hostile.txt"; }
+
+# TLS: the server certificate is checked against the CA and the name.
+atm --port "$pt" --host localhost --tls --tls-ca "$tmp/ca.pem" --terminal ATM00003 \
+    --script "$SCRIPTS/balance.txt" >"$tmp/out5" || { cat "$tmp/out5"; fail "balance over TLS"; }
+if atm --port "$pt" --host localhost --tls --script "$SCRIPTS/balance.txt" 2>"$tmp/err" >/dev/null; then
+  fail "TLS without the test CA accepted"
+fi
+grep -q "certificate" "$tmp/err" || fail "TLS failure not explained: $(cat "$tmp/err")"
 
 # Nothing secret on the terminal's output or in the switch's log.
 ! grep -qE '4539100000001107|5274100000006607|1234 ' "$tmp/out1" "$tmp/out2" || fail "clear PAN or PIN printed"
@@ -95,5 +117,5 @@ after=$(grep -oE 'ledger=USD[-0-9.]+' "$tmp/out4" | head -1)
 printf 'signon\nwithdraw visa-classic 20\n' >"$tmp/bad.txt"
 if atm --port "$pa" --script "$tmp/bad.txt" 2>"$tmp/err" >/dev/null; then fail "bad script accepted"; fi
 [ "$(cat "$tmp/err")" = "atm-sim: $tmp/bad.txt:2: amount \"20\": want major units with two decimals, e.g. 20.00" ] || fail "bad script: $(cat "$tmp/err")"
-cat "$tmp/out1" "$tmp/out2" "$tmp/out3" "$tmp/out4"
+cat "$tmp/out1" "$tmp/out2" "$tmp/out3" "$tmp/out4" "$tmp/out5"
 echo "ok: atm-sim scripts against switchd"
