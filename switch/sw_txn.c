@@ -409,6 +409,15 @@ static void term_copy(struct sw_txn *t, const struct sw_term *k)
 static void on_term(void *arg, int status, const PGresult *res)
 {
 	struct sw_txn *t = arg;
+	struct sw_term *cached = sw_term_get(t->sw, t->tid, UINT64_MAX);
+	if (status != PGP_OK && cached && op_done(t)) {
+		/* Database away: the keys we had are better than no service
+		 * (sign-on works through an outage; keys only change here). */
+		db_failed(t, status, res);
+		term_copy(t, cached);
+		t->after_term(t);
+		return;
+	}
 	if (!db_back(t, status, res))
 		return;
 	if (PQntuples(res) == 1) {
@@ -422,7 +431,14 @@ static void on_term(void *arg, int status, const PGresult *res)
 /* Find t->tid's keys (from the cache unless `fresh`), then continue. */
 static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
 {
-	struct sw_term *k = fresh ? NULL : sw_term_get(t->sw, t->tid, SW_TERM_TTL_MS);
+	struct sw_term *k = sw_term_get(t->sw, t->tid, fresh ? 0 : SW_TERM_TTL_MS);
+	if (!k && fresh) {
+		/* Sign-on reloads, unless the database is known to be away. */
+		struct pgpool_stats ps;
+		pgpool_stats(t->sw->db, &ps);
+		if (ps.connected == 0)
+			k = sw_term_get(t->sw, t->tid, UINT64_MAX);
+	}
 	if (k) {
 		term_copy(t, k);
 		next(t);
@@ -879,7 +895,8 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 
 	struct iso_error err;
 	int rc = iso_unpack(t->profile, t->raw, len, &t->req, &err);
-	if (rc != 0 && err.de <= 1) {
+	if (rc == ISO_ERR_MTI || rc == ISO_ERR_BITMAP || (rc != 0 && err.de == 1) ||
+	    (rc == ISO_ERR_TRUNCATED && err.de == 0)) {
 		/* No MTI or bitmap to answer to: close this one connection. */
 		char why[128], e[96];
 		iso_error_format(&err, e, sizeof e);
@@ -903,10 +920,12 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		/* Decoded up to a bad field: answer 30, echoing what came before it. */
 		char e[96];
 		iso_error_format(&err, e, sizeof e);
-		for (unsigned de = err.de; de <= ISO_MAX_DE; de++)
-			iso_unset(&t->req, de);
+		for (unsigned de = err.de ? err.de : 2; de <= ISO_MAX_DE; de++)
+			if (err.de || rc != ISO_ERR_TRAILING)
+				iso_unset(&t->req, de);
 		memcpy(t->mti, t->req.mti, 4);
 		memcpy(t->resp_mti, t->mti, 4);
+		t->kind = kind_of(t->mti);
 		t->resp_mti[2] = (char)(t->mti[2] + 1);
 		t->resp_mti[3] = '0';
 		if (kind_of(t->mti) == TK_UNSUPPORTED && t->mti[2] != '0') {

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# switchd when the parts around it fail, on a cluster of its own (it stops
+# and starts PostgreSQL, so it cannot share the "pg" fixture):
+#  - an approval that commits after the deadline (the account row locked
+#    by another session): the terminal gets 91 in time and the switch
+#    reverses the approval; a repeat of it then gets 91, not 00;
+#  - an approval whose terminal left before the answer: reversed;
+#  - PostgreSQL stopped: 91 within the deadline; started again: approvals
+#    within 5 s, without restarting switchd;
+#  - hsm-sim stopped: PIN transactions 91, others approved; restarted:
+#    reconnected by itself.
+#   faults_test.sh BUILD_BIN_DIR
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+export SWITCH_PGDIR=$(cd "$1/.." && pwd)/pg-faults
+"$src/scripts/db" start >/dev/null
+. "$(dirname "$0")/lib.sh"
+sw_setup "$1"
+trap 'sw_cleanup; "$src/scripts/db" stop >/dev/null 2>&1 || true' EXIT
+sw_start --set switch.txn_deadline_ms=1500 --set database.reconnect_max_ms=300 \
+  --set hsm.reconnect_max_ms=300 --set hsm.timeout_ms=500
+T=$(de7)
+acct=100000011
+purchase() { # MTI STAN AMOUNT [TID] [extra lines]
+  printf 'MTI=%s\n2=4539100000001107\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=%s\n42=MER000000000001\n49=840\n%s' \
+    "$1" "$3" "$T" "$2" "${4:-POS00001}" "${5:-}"
+}
+signon() { printf 'MTI=0800\n7=%s\n11=000000\n41=%s\n70=001\n!expect 39=00\n\n' "$T" "${1:-POS00001}"; }
+held() { sql "select held_amount from accounts where number='$acct'"; }
+held0=$(held)
+
+# 1. Late approval: the account is locked for 3 s, the deadline is 1.5 s.
+psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.3
+start=$(date +%s%N)
+iso - --timeout 3 <<EOF2 || fail "late approval: terminal did not get 91 in time"
+$(signon)
+$(purchase 0200 000101 2500)
+!expect MTI=0210 39=91 38=-
+EOF2
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$took" -lt 2800 ] || fail "91 took $took ms (deadline 1500 ms)"
+wait $locker
+for _ in $(seq 50); do [ "$(held)" = "$held0" ] && break; sleep 0.1; done
+[ "$(held)" = "$held0" ] || fail "late approval still held: $(held) vs $held0"
+[ "$(sql "select response_code || '/' || reversed_amount from auth_log where stan='000101' and msg_class='auth'")" = "00/2500" ] \
+  || fail "late approval not committed-then-reversed: $(sql "select response_code, reversed_amount from auth_log where stan='000101'")"
+[ "$(metric switchd_late_reversals_total)" = 1 ] || fail "late reversal not counted"
+# the terminal repeats it: the approval no longer stands
+iso - <<EOF2 || fail "repeat of a reversed approval"
+$(signon)
+$(purchase 0201 000101 2500)
+!expect 39=91 38=-
+EOF2
+
+# 2. The terminal leaves before its answer: the approval is reversed.
+psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.3
+iso - <<EOF2 || fail "send and leave"
+$(signon)
+!send-only
+$(purchase 0200 000102 1200)
+EOF2
+wait $locker
+for _ in $(seq 50); do [ "$(held)" = "$held0" ] && break; sleep 0.1; done
+[ "$(held)" = "$held0" ] || fail "approval for a departed terminal still held"
+[ "$(metric switchd_undelivered_answers_total)" -ge 1 ] || fail "undelivered answer not counted"
+
+# 3. PostgreSQL stopped under the switch, then started again.
+"$src/scripts/db" stop >/dev/null
+iso - --timeout 3 <<EOF2 || fail "database down: no 91"
+$(signon)
+$(purchase 0200 000201 1000)
+!expect 39=91
+EOF2
+healthz >/dev/null && fail "/healthz ok with the database down"
+"$src/scripts/db" start >/dev/null
+up=$(date +%s%N)
+n=0 ok=
+while [ $(( ($(date +%s%N) - up) / 1000000 )) -lt 5000 ]; do
+  n=$((n + 1))
+  if iso - --timeout 2 >/dev/null <<EOF2
+$(signon POS00002)
+$(purchase 0200 $(printf '%06d' $((300 + n))) 1000 POS00002 "$(printf '\n!expect 39=00')")
+EOF2
+  then ok=1; break; fi
+  sleep 0.2
+done
+[ -n "$ok" ] || fail "no approval within 5 s of the database's return"
+echo "database back: approvals again after $(( ($(date +%s%N) - up) / 1000000 )) ms"
+
+# 4. hsm-sim stopped: a PIN purchase gets 91, a purchase without PIN goes on.
+sql "select terminal_set_keys('POS00003', 'U0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF', '000000', 'U0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF', '000000')" >/dev/null
+sql "update terminals set tak_key_id = null where terminal_id = 'POS00003'"
+kill "$HSM_PID"; wait "$HSM_PID" 2>/dev/null || true
+iso - --timeout 3 <<EOF2 || fail "HSM down"
+$(signon POS00003)
+$(purchase 0200 000401 1000 POS00003 '52=0123456789ABCDEF')
+!expect 39=91
+
+$(purchase 0200 000402 1000 POS00003)
+!expect 39=00
+EOF2
+hsm_start   # same port
+for _ in $(seq 50); do healthz >/dev/null && break; sleep 0.1; done
+healthz >/dev/null || fail "HSM not reconnected"
+# back: the (made-up) TPK is refused by the HSM, which answers again: 96, not 91
+iso - --timeout 3 <<EOF2 || fail "HSM back"
+$(signon POS00003)
+$(purchase 0200 000403 1000 POS00003 '52=0123456789ABCDEF')
+!expect 39=96
+EOF2
+grep -q "4539100000001107" "$SW_LOG" && fail "full PAN in the log"
+echo ok

@@ -1,0 +1,81 @@
+# Shared by the switchd integration tests: a fresh demo database (tests/db/lib.sh),
+# a real hsm-sim and a real switchd on free ports, and the test terminal.
+#   . lib.sh; sw_setup BUILD_BIN_DIR   then sw_start [--set ...], iso SCRIPT, sql ...
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/../.." && pwd)
+# shellcheck disable=SC1091
+. "$src/tests/db/lib.sh"
+
+export SWITCH_PAN_HMAC_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+export SWITCH_PAN_ENC_KEY=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100
+
+fail() { echo "FAIL: $*"; [ -n "${SW_LOG:-}" ] && [ -f "$SW_LOG" ] && tail -20 "$SW_LOG"; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+sw_cleanup() {
+  [ -n "${SW_PID:-}" ] && kill -9 "$SW_PID" 2>/dev/null || true
+  [ -n "${HSM_PID:-}" ] && kill "$HSM_PID" 2>/dev/null || true
+  [ -n "${DB:-}" ] && psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  [ -n "${TMP:-}" ] && rm -rf "$TMP"
+  return 0
+}
+
+# sw_setup BIN: database with the demo bank and its PIN data, hsm-sim.
+sw_setup() {
+  BIN=$1
+  TMP=$(mktemp -d)
+  export ISO8583_TOOL=$BIN/iso8583
+  db_setup "$BIN/switchctl"
+  trap sw_cleanup EXIT
+  hsm_start
+  "$BIN/switchctl" --db "dbname=$DB" load demo --hsm "127.0.0.1:$HSM_PORT" >/dev/null 2>"$TMP/load.err" \
+    || fail "load demo --hsm: $(cat "$TMP/load.err")"
+}
+
+hsm_start() {
+  cp "$src/tests/hsm/test.lmk" "$TMP/lmk"; chmod 600 "$TMP/lmk"
+  local auth=
+  "$BIN/hsm-sim" --help 2>&1 | grep -q -- --authorised && auth=--authorised
+  rm -f "$TMP/hsm.port"
+  "$BIN/hsm-sim" --lmk "$TMP/lmk" --port "${HSM_PORT:-0}" --port-file "$TMP/hsm.port" $auth 2>>"$TMP/hsm.log" &
+  HSM_PID=$!
+  for _ in $(seq 100); do [ -s "$TMP/hsm.port" ] && break; sleep 0.05; done
+  [ -s "$TMP/hsm.port" ] || fail "hsm-sim did not start: $(cat "$TMP/hsm.log")"
+  HSM_PORT=$(cat "$TMP/hsm.port")
+}
+
+# sw_start [--set S.K=V ...]: switchd with one ascii87 listener "atm" on
+# $SW_PORT and the admin port on $ADMIN_PORT; waits until /healthz is ok.
+sw_start() {
+  SW_PORT=${SW_PORT:-$(free_port)}
+  ADMIN_PORT=${ADMIN_PORT:-$(free_port)}
+  SW_LOG=$TMP/switchd.log
+  "$BIN/switchd" --set "listener atm.address=127.0.0.1:$SW_PORT" \
+    --set "admin.address=127.0.0.1:$ADMIN_PORT" --set "hsm.address=127.0.0.1:$HSM_PORT" \
+    --set "database.conninfo=dbname=$DB" --set "switch.pidfile=$TMP/switchd.pid" "$@" \
+    2>>"$SW_LOG" &
+  SW_PID=$!
+  for _ in $(seq 100); do
+    healthz >/dev/null 2>&1 && return 0
+    kill -0 "$SW_PID" 2>/dev/null || fail "switchd exited at start-up: $(tail -5 "$SW_LOG")"
+    sleep 0.05
+  done
+  fail "switchd not healthy after 5 s: $(healthz)"
+}
+
+healthz() { curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"; }
+metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# iso SCRIPT [isoclient options]: SCRIPT is a file or "-" (here-document)
+iso() {
+  local f=$1; shift
+  if [ "$f" = - ]; then f=$TMP/script.$RANDOM; cat >"$f"; fi
+  python3 "$here/isoclient.py" --port "$SW_PORT" "$@" "$f"
+}
+
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+# DE 7 values unique per run, so repeated runs never collide on the duplicate key
+de7() { date -u +%m%d%H%M%S; }
