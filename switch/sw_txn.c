@@ -27,7 +27,7 @@
 #include "sw_txn_int.h"
 
 static const char *const state_names[] = {
-	"new",          "term_load", "mac_verify", "card_lookup", "pin_verify",
+	"new",          "wait_original", "term_load", "mac_verify", "card_lookup", "pin_verify",
 	"post",         "pin_translate", "upstream", "key_exchange", "key_store",
 	"mac_answer",   "late",      "reversing",  "done"};
 
@@ -37,6 +37,8 @@ static const char *const state_names[] = {
 
 static void txn_free(struct sw_txn *t);
 static void txn_answer(struct sw_txn *t);
+static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *));
+static void financial_after_term(struct sw_txn *t);
 static void txn_reverse(struct sw_txn *t);
 static void step_post(struct sw_txn *t);
 
@@ -307,6 +309,14 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		/* Never sent: nothing can commit. */
 		t->dbreq = NULL;
 		t->op_pending = false;
+	}
+	if (was == TXN_WAIT_ORIGINAL) {
+		struct sw_txn **q = &t->waits_on->waiters;
+		while (*q && *q != t)
+			q = &(*q)->wnext;
+		if (*q)
+			*q = t->wnext;
+		t->waits_on = NULL;
 	}
 	if (was == TXN_UPSTREAM) {
 		/* The link reverses an approval that still comes. */
@@ -947,9 +957,28 @@ static void txn_free(struct sw_txn *t)
 	if (t->rawcap)
 		explicit_bzero(t->raw, t->rawcap);
 	t->state = TXN_DONE;
+	if (t->in_live) {
+		if (t->gprev)
+			t->gprev->gnext = t->gnext;
+		else
+			sw->live_fin = t->gnext;
+		if (t->gnext)
+			t->gnext->gprev = t->gprev;
+		t->in_live = false;
+	}
+	struct sw_txn *w = t->waiters;
+	t->waiters = NULL;
 	t->cnext = sw->free_txns;
 	sw->free_txns = t;
 	sw->ntxn_live--;
+	/* The original is settled: the reversals that waited for it go on. */
+	while (w) {
+		struct sw_txn *next = w->wnext;
+		w->waits_on = NULL;
+		w->wnext = NULL;
+		with_terminal(w, false, financial_after_term);
+		w = next;
+	}
 }
 
 void sw_txn_free_cache(struct sw *sw)
@@ -972,6 +1001,28 @@ void sw_txn_detach_all(struct sw_conn *c)
 		t->cprev = t->cnext = NULL;
 		t->conn = NULL;
 	}
+}
+
+/* A terminal that timed out sends its reversal while the original may
+ * still be in the switch (same connection, pipelined, or a new one). Run
+ * it after the original is settled, or it finds nothing to reverse (25)
+ * and the original's approval stands for cash that was never dispensed. */
+static bool wait_for_original(struct sw_txn *t)
+{
+	for (struct sw_txn *o = t->sw->live_fin; o; o = o->gnext) {
+		if (o->state == TXN_DONE || strcmp(o->tid, t->tid) || strcmp(o->stan, t->orig_stan) ||
+		    strcmp(o->de7, t->orig_de7) || (t->acq[0] && o->acq[0] && strcmp(o->acq, t->acq)))
+			continue;
+		t->waits_on = o;
+		t->wnext = o->waiters;
+		o->waiters = t;
+		txn_set_state(t, TXN_WAIT_ORIGINAL);
+		swlog(SWLOG_INFO, t->conn ? t->conn->id : 0, t->id, "txn",
+		      "reversal of stan=%s waits for its original (txn %llu, %s)", t->orig_stan,
+		      (unsigned long long)o->id, state_names[o->state]);
+		return true;
+	}
+	return false;
 }
 
 void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
@@ -1068,10 +1119,20 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		txn_answer(t);
 		return;
 	}
-	if (t->kind == TK_NETMGMT)
+	if (t->kind == TK_NETMGMT) {
 		netmgmt(t);
-	else
-		with_terminal(t, false, financial_after_term);
+		return;
+	}
+	if (t->kind == TK_FINANCIAL) {
+		t->gnext = sw->live_fin;
+		if (sw->live_fin)
+			sw->live_fin->gprev = t;
+		sw->live_fin = t;
+		t->in_live = true;
+	} else if (t->kind == TK_REVERSAL && wait_for_original(t)) {
+		return;
+	}
+	with_terminal(t, false, financial_after_term);
 }
 
 uint64_t sw_now_ms(void)

@@ -12,6 +12,7 @@
 /* What the transaction waits for. Changed only by txn_set_state(). */
 enum txn_state {
 	TXN_NEW,
+	TXN_WAIT_ORIGINAL,/* a reversal whose original is still being processed here */
 	TXN_TERM_LOAD,    /* database: terminal_keys() */
 	TXN_MAC_VERIFY,   /* HSM: the request's MAC */
 	TXN_CARD_LOOKUP,  /* database: card_lookup() for PIN data */
@@ -34,6 +35,10 @@ struct sw_txn {
 	struct sw *sw;
 	struct sw_conn *conn;      /* NULL once answered or when the terminal left */
 	struct sw_txn *cprev, *cnext;
+	struct sw_txn *gprev, *gnext; /* financial transactions alive in this process */
+	bool in_live;
+	struct sw_txn *waits_on;      /* TXN_WAIT_ORIGINAL: the original */
+	struct sw_txn *waiters, *wnext; /* reversals waiting for this one */
 	enum txn_state state;
 	enum txn_state late_from;  /* TXN_LATE: what was in flight at the deadline */
 	enum txn_kind kind;

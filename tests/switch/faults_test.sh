@@ -49,6 +49,37 @@ $(purchase 0201 000101 2500)
 !expect 39=91 38=-
 EOF2
 
+# 1b. A terminal's reversal overtakes its original (pipelined on the same
+# connection while the original waits for the locked account): it must
+# wait for the original, not answer 25 and leave the approval standing.
+psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.3
+iso - --timeout 4 <<EOF2 || fail "reversal overtaking its original"
+$(signon)
+!send-only
+$(purchase 0200 000150 3000)
+
+!send-only
+MTI=0420
+2=4539100000001107
+3=000000
+4=000000003000
+7=$T
+11=000151
+32=00000000001
+41=POS00001
+49=840
+90=0200000150${T}0000000000100000000000
+
+!collect 2
+!expect-all 39=00
+EOF2
+wait $locker
+[ "$(sql "select reversed_amount from auth_log where stan='000150' and msg_class='auth'")" = 3000 ] \
+  || fail "the overtaking reversal did not reverse its original"
+[ "$(held)" = "$held0" ] || fail "held after original + reversal: $(held) vs $held0"
+
 # 2. The terminal leaves before its answer: the approval is reversed.
 psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
 locker=$!
