@@ -19,11 +19,13 @@ decoded by the same tool. Directives, one per line, start with '!':
   !expect-all 39=00
 
 Each answer prints one line: "<MTI> 11=<stan> 39=<rc> 38=<code>". Exit status
-1 when an expectation fails (after printing which), 2 on a usage error.
+1 when an expectation fails (after printing which), 2 on a usage error, 3
+when the connection (or its TLS handshake) fails.
 """
 import argparse
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -58,12 +60,15 @@ def decode(profile, body):
 
 
 class Link:
-    def __init__(self, host, port, framing, timeout):
+    def __init__(self, host, port, framing, timeout, tls=None):
         self.host, self.port, self.framing, self.timeout = host, port, framing, timeout
+        self.tls = tls
         self.connect()
 
     def connect(self):
         self.s = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        if self.tls:
+            self.s = self.tls.wrap_socket(self.s, server_hostname=self.host)
         self.buf = b""
 
     def send(self, body):
@@ -109,10 +114,22 @@ def main():
     ap.add_argument("--profile", default="ascii87")
     ap.add_argument("--framing", default="bin2")
     ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--tls-ca", help="TLS, the server checked against this CA")
+    ap.add_argument("--tls-cert", help="client certificate (with --tls-key)")
+    ap.add_argument("--tls-key")
     ap.add_argument("script")
     a = ap.parse_args()
     lines = open(a.script).read().splitlines() + [""]
-    link = Link(a.host, a.port, a.framing, a.timeout)
+    tls = None
+    if a.tls_ca:
+        tls = ssl.create_default_context(cafile=a.tls_ca)
+        if a.tls_cert:
+            tls.load_cert_chain(a.tls_cert, a.tls_key)
+    try:
+        link = Link(a.host, a.port, a.framing, a.timeout, tls)
+    except (OSError, ssl.SSLError) as e:
+        print("connect failed: %s" % e)
+        return 3
     failures = 0
     last = {}
     collected = []
