@@ -6,7 +6,7 @@
 #   flows_test.sh BUILD_BIN_DIR
 . "$(dirname "$0")/lib.sh"
 sw_setup "$1"
-sw_start --set switch.txn_deadline_ms=2000 --set switch.message_timeout_ms=1000
+sw_start --set switch.txn_deadline_ms=2000 --set switch.message_timeout_ms=1000 --set switch.log_format=json
 T=$(de7)
 acct=100000011
 
@@ -216,4 +216,14 @@ wait $steady || fail "the steady connection was disturbed: $(cat "$TMP/steady.ou
 [ "$(metric switchd_connections_framing_closed_total)" -ge 5 ] || fail "framing closes not counted"
 grep -q "4539100000001107" "$SW_LOG" && fail "full PAN in the log"
 grep -q "453910\*\*\*\*\*\*1107" "$SW_LOG" || fail "masked PAN not in the log"
+# JSON lines: every line an object with the connection and transaction ids
+python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    assert {"ts", "level", "conn", "txn", "event", "msg"} <= o.keys(), line
+    n += o["event"] == "txn"
+assert n >= 15, n
+' "$SW_LOG" || fail "log is not JSON lines with ids"
 echo "ok"
