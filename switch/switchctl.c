@@ -138,6 +138,17 @@ static const char *pan_key(const char *var, const char *fallback, bool warn)
     return fallback;
 }
 
+/* What the demo needs from hsm-sim: PIN data. */
+static int demo_hsm_data(PGconn *db, const char *hsm_addr)
+{
+    schsm *hsm = schsm_open(hsm_addr);
+    if (!hsm)
+        return 1;
+    int rc = demo_pin_data(db, hsm);
+    schsm_close(hsm);
+    return rc;
+}
+
 static int cmd_load(int argc, char **argv)
 {
     if (argc < 1 || wants_help(argc, argv) || strcmp(argv[0], "demo") != 0)
@@ -166,7 +177,7 @@ static int cmd_load(int argc, char **argv)
         if (r && PQntuples(r) > 0) {
             printf("demo already loaded\n");
             PQclear(r);
-            int rc = hsm ? demo_pin_data(db, hsm) : 0;
+            int rc = hsm ? demo_hsm_data(db, hsm) : 0;
             PQfinish(db);
             return rc;
         }
@@ -185,7 +196,7 @@ static int cmd_load(int argc, char **argv)
         }
     }
     if (ok && hsm)
-        ok = demo_pin_data(db, hsm) == 0;
+        ok = demo_hsm_data(db, hsm) == 0;
     else if (ok)
         fprintf(stderr, "switchctl: note: no --hsm given, demo cards have no PIN data yet"
                         " (run 'switchctl load demo --hsm HOST:PORT' again)\n");
