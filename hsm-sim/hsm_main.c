@@ -67,6 +67,7 @@ struct server {
     struct evhttp *http;
     unsigned next_id;
     unsigned nconns;
+    size_t header_len;
     int verbose;
     bool stopping;
 };
@@ -87,6 +88,22 @@ static void logf_(int level, const struct server *s, const char *fmt, ...)
 }
 
 static void conn_read(struct bufferevent *bev, void *arg);
+
+/* Key ceremony commands are always logged: who formed which kind of key
+ * and its check value, never a component. The key type is taken from the
+ * request only when the command succeeded (so it was a valid type field);
+ * the KCV is the answer's last field. */
+static void log_ceremony(const struct conn *c, const uint8_t *msg, const uint8_t *ans,
+                         size_t ans_len, int err)
+{
+    const struct server *s = c->srv;
+    if (err != 0) {
+        logf_(0, s, "conn %u: FK form key from components refused: error %02d", c->id, err);
+        return;
+    }
+    logf_(0, s, "conn %u: FK formed a key of type %.3s from components, KCV %.6s", c->id,
+          (const char *)msg + s->header_len + 2, (const char *)ans + ans_len - 6);
+}
 
 /* Every state change goes through here, so it is checked and traced. */
 static void conn_set_state(struct conn *c, enum conn_state st)
@@ -157,7 +174,9 @@ static void conn_read(struct bufferevent *bev, void *arg)
         int err = 0;
         size_t n = hsmcmd_process(s->eng, msg + 2, len, s->out + 2, HSM_MSG_MAX, cmd, &err);
         evbuffer_drain(in, len + 2);
-        if (err != 0)
+        if (strcmp(cmd, "FK") == 0)
+            log_ceremony(c, msg + 2, s->out + 2, n, err);
+        else if (err != 0)
             logf_(2, s, "conn %u: %s error %02d", c->id, cmd, err);
         s->out[0] = (uint8_t)(n >> 8);
         s->out[1] = (uint8_t)n;
@@ -406,6 +425,8 @@ static void usage(FILE *f)
           "  --port-file FILE    write the bound port to FILE once listening\n"
           "  --header-len N      message header length (default 4, max 32)\n"
           "  --metrics-port N    serve Prometheus counters on 127.0.0.1:N/metrics\n"
+          "  --authorised        authorised state: accept key ceremony commands (FK, clear\n"
+          "                      key components); only while custodians enter keys\n"
           "  --tls-cert FILE --tls-key FILE [--tls-ca FILE]\n"
           "                      TLS on the command port (with --tls-ca: client certificates required)\n"
           "  -v                  more logging (repeat for per-command debug lines)\n"
@@ -419,13 +440,15 @@ int main(int argc, char **argv)
     const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     long port = 1500, header_len = HSM_HEADER_LEN_DEFAULT, metrics_port = -1;
     int verbose = 0;
+    bool authorised = false;
     static const struct option opts[] = {
         {"lmk", required_argument, NULL, 'l'}, {"listen", required_argument, NULL, 'a'},
         {"port", required_argument, NULL, 'p'}, {"port-file", required_argument, NULL, 'f'},
         {"header-len", required_argument, NULL, 'H'}, {"metrics-port", required_argument, NULL, 'm'},
         {"tls-cert", required_argument, NULL, 'c'}, {"tls-key", required_argument, NULL, 'k'},
         {"tls-ca", required_argument, NULL, 'C'}, {"generate-lmk", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"authorised", no_argument, NULL, 'A'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -440,6 +463,7 @@ int main(int argc, char **argv)
         case 'k': tls_key = optarg; break;
         case 'C': tls_ca = optarg; break;
         case 'g': return generate_lmk(optarg);
+        case 'A': authorised = true; break;
         case 'v': verbose++; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -457,6 +481,7 @@ int main(int argc, char **argv)
     pc_wipe(master, sizeof master);
     struct server s = {0};
     s.verbose = verbose;
+    s.header_len = (size_t)header_len;
     s.eng = lmk ? hsmcmd_new(lmk, (size_t)header_len) : NULL;
     s.out = malloc(HSM_MSG_MAX + 2);
     s.base = event_base_new();
@@ -464,6 +489,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hsm-sim: out of memory\n");
         return 1;
     }
+    hsmcmd_set_authorised(s.eng, authorised);
     if (tls_cert && !(s.ssl = make_tls(tls_cert, tls_key, tls_ca)))
         return 1;
     signal(SIGPIPE, SIG_IGN);
@@ -503,6 +529,8 @@ int main(int argc, char **argv)
     hsmcmd_lmk_kcv(s.eng, kcv);
     logf_(0, &s, "listening on %s:%u%s, header length %ld, LMK check value %s",
           listen_addr, ntohs(bound.sin_port), s.ssl ? " (TLS)" : "", header_len, kcv);
+    if (authorised)
+        logf_(0, &s, "authorised state: key components accepted (FK)");
     if (port_file) {
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s.tmp", port_file);

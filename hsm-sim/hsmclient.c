@@ -15,6 +15,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -80,10 +81,11 @@ const char *hsmc_hsm_strerror(int e)
     case HSM_E_KEY2: return "second key: parity, integrity or type error";
     case HSM_E_KEY3: return "third key: parity, integrity or type error";
     case HSM_E_INPUT: return "invalid input data";
+    case HSM_E_NOT_AUTHORISED: return "HSM is not in the authorised state";
     case HSM_E_PIN_BLOCK: return "PIN block does not contain valid values";
     case HSM_E_PBF: return "invalid PIN block format code";
     case HSM_E_PIN_LEN: return "PIN too short or too long";
-    case HSM_E_KEY_TYPE: return "key type or length unusable here";
+    case HSM_E_KEY_TYPE: return "key type or length unusable here, or a weak key";
     case HSM_E_DUKPT: return "invalid KSN";
     case HSM_E_DISABLED: return "command disabled";
     case HSM_E_INTERNAL: return "HSM internal failure";
@@ -845,6 +847,24 @@ int hsmc_generate_key(hsmc_pool *p, const char *type, char scheme, const char *k
         add_key(&w, kek);
     }
     return SEND(w, K_KEYGEN);
+}
+
+int hsmc_form_key(hsmc_pool *p, const char *type, char scheme, const char *const *components,
+                  unsigned n, hsmc_cb cb, void *arg)
+{
+    BLD(w, 256);
+    char s[3] = {scheme, (char)('0' + n), '\0'};
+    size_t hl = scheme == 'U' ? 32 : scheme == 'T' ? 48 : 0;
+    if (!components || n < 1 || n > 3 || !hl)
+        return HSMC_ERR_ARG;
+    adds(&w, "FK");
+    addf(&w, type, 3, true);
+    adds(&w, s);
+    for (unsigned i = 0; i < n; i++)
+        addf(&w, components[i], hl, false);
+    int rc = SEND(w, K_KEYGEN);
+    OPENSSL_cleanse(w_buf, sizeof w_buf); /* the clear components */
+    return rc;
 }
 
 int hsmc_key_check_value(hsmc_pool *p, const char *type, const char *key, hsmc_cb cb, void *arg)

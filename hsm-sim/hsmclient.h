@@ -17,7 +17,8 @@
  * Keys are the LMK-encrypted strings the HSM returned (e.g. "U3F0A...",
  * as stored in the database); PINs travel only as encrypted PIN blocks,
  * except in hsmc_pin_to_pvv()/hsmc_pin_to_offset(), meant for card issuance
- * tools. The client never logs.
+ * tools. Clear key material goes out only in hsmc_form_key() (components
+ * at a key ceremony). The client never logs.
  *
  * Errors: functions return 0 or a negative HSMC_ERR_*; replies carry
  * status (0 or HSMC_ERR_*) and, when status is 0, the HSM's error code.
@@ -175,6 +176,15 @@ int hsmc_generate_key(hsmc_pool *p, const char *type, char scheme, const char *k
  * under the terminal's TMK. Reply: key_lmk/key_kek/kcv for the TPK,
  * key2_lmk/key2_kek/kcv2 for the TAK; status/hsm_err of the first failure. */
 int hsmc_key_exchange(hsmc_pool *p, const char *tmk, char scheme, hsmc_cb cb, void *arg);
+/* Form a key from clear components (FK; hsm-sim must run with
+ * --authorised, else hsm_err is HSM_E_NOT_AUTHORISED): type HSM_KT_TMK,
+ * _ZMK, _PVK, _BDK or _CVK; scheme 'U' (components of 32 hex) or 'T' (48
+ * hex); n = 1..3 components, XORed by the HSM. Reply: key_lmk, kcv. The
+ * request buffer is wiped after sending; the caller wipes its own copies.
+ * Errors: HSMC_ERR_ARG for a component that is not hex of the right
+ * length, n outside 1..3 or another scheme, plus the send errors. */
+int hsmc_form_key(hsmc_pool *p, const char *type, char scheme, const char *const *components,
+                  unsigned n, hsmc_cb cb, void *arg);
 /* Key check value (BU) of a key under the LMK: reply kcv. */
 int hsmc_key_check_value(hsmc_pool *p, const char *type, const char *key,
                          hsmc_cb cb, void *arg);

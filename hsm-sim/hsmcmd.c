@@ -29,9 +29,9 @@ static const struct command commands[] = {
     {"A0", hc_a0}, {"A6", hc_a6}, {"A8", hc_a8}, {"B2", hc_b2}, {"BA", hc_ba},
     {"BU", hc_bu}, {"CA", hc_ca}, {"CC", hc_cc}, {"CU", hc_cu}, {"CW", hc_cw},
     {"CY", hc_cy}, {"DA", hc_da}, {"DC", hc_dc}, {"DE", hc_de}, {"DG", hc_dg},
-    {"DU", hc_du}, {"EA", hc_ea}, {"EC", hc_ec}, {"G0", hc_g0}, {"GO", hc_go},
-    {"GQ", hc_gq}, {"GW", hc_gw}, {"HC", hc_hc}, {"JC", hc_jc}, {"JE", hc_je},
-    {"M6", hc_m6}, {"M8", hc_m8}, {"NC", hc_nc},
+    {"DU", hc_du}, {"EA", hc_ea}, {"EC", hc_ec}, {"FK", hc_fk}, {"G0", hc_g0},
+    {"GO", hc_go}, {"GQ", hc_gq}, {"GW", hc_gw}, {"HC", hc_hc}, {"JC", hc_jc},
+    {"JE", hc_je}, {"M6", hc_m6}, {"M8", hc_m8}, {"NC", hc_nc},
 };
 #define N_CMD (sizeof commands / sizeof commands[0])
 
@@ -59,6 +59,11 @@ void hsmcmd_free(hsmcmd_engine *e)
     pc_lmk_free(e->x.lmk);
     free(e->counts);
     free(e);
+}
+
+void hsmcmd_set_authorised(hsmcmd_engine *e, bool on)
+{
+    e->x.authorised = on;
 }
 
 size_t hsmcmd_process(hsmcmd_engine *e, const uint8_t *msg, size_t len,

@@ -7,6 +7,7 @@
 #ifndef HSMCMD_H
 #define HSMCMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,11 @@ typedef struct hsmcmd_engine hsmcmd_engine;
  * NULL on allocation failure. */
 hsmcmd_engine *hsmcmd_new(pc_lmk *lmk, size_t header_len);
 void hsmcmd_free(hsmcmd_engine *e);
+
+/* The authorised state (payShield's term): only then does the engine
+ * accept the key ceremony commands (FK, forming a key from clear
+ * components); otherwise they are answered with error 17. Off by default. */
+void hsmcmd_set_authorised(hsmcmd_engine *e, bool on);
 
 /* Answers one message. Always produces an answer: a message too short to
  * hold header and command code is answered with its bytes echoed as header

@@ -29,6 +29,7 @@ struct wr {
 
 struct ctx {
     pc_lmk *lmk;
+    bool authorised; /* key ceremony commands accepted (hsm-sim --authorised) */
 };
 
 #define WIPE(v) pc_wipe(&(v), sizeof(v))
@@ -72,6 +73,7 @@ int hc_dg(struct ctx *x, struct cur *c, struct wr *w);
 int hc_du(struct ctx *x, struct cur *c, struct wr *w);
 int hc_ea(struct ctx *x, struct cur *c, struct wr *w);
 int hc_ec(struct ctx *x, struct cur *c, struct wr *w);
+int hc_fk(struct ctx *x, struct cur *c, struct wr *w);
 int hc_g0(struct ctx *x, struct cur *c, struct wr *w);
 int hc_go(struct ctx *x, struct cur *c, struct wr *w);
 int hc_gq(struct ctx *x, struct cur *c, struct wr *w);

@@ -4,7 +4,8 @@
  * --json. Exit status: 0 success, 1 the HSM refused or a verification
  * failed, 2 usage error, 3 cannot reach the HSM. Errors are one line on
  * stderr. Clear PINs are read from standard input unless --pin is given
- * (a PIN on the command line is visible to other users in ps).
+ * (a PIN on the command line is visible to other users in ps); clear key
+ * components always are.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <event2/event.h>
 
 #include "hsmclient.h"
+#include "keycomp.h"
 
 static const char usage_text[] =
     "usage: hsmctl [options] COMMAND [command options]\n"
@@ -30,6 +32,9 @@ static const char usage_text[] =
     "  genkey TYPE [--scheme U|T|P|Q|R] [--kek-type zmk|tmk --kek KEY]\n"
     "                                         TYPE: zmk zpk tpk tak tmk pvk zak bdk cvk imk\n"
     "  kcv TYPE --key KEY                     key check value\n"
+    "  form-key TYPE [--scheme U|T]           form a key from 1-3 clear components read\n"
+    "                                         from stdin, one a line (hsm-sim --authorised);\n"
+    "                                         TYPE: tmk zmk pvk bdk cvk\n"
     "  key-exchange --tmk KEY [--scheme U]    new TPK and TAK under a terminal's TMK\n"
     "  pvv --pvk KEY --pan PAN [--pvki 1] [--pin PIN]\n"
     "                                         Visa PVV of a new card's PIN (PIN on stdin)\n"
@@ -269,6 +274,29 @@ int main(int argc, char **argv)
         if (!arg1)
             die(2, "kcv needs a key type%s", NULL);
         wait_reply(hsmc_key_check_value(p, key_type(arg1), need("key"), on_reply, NULL));
+        out("kcv", reply.kcv);
+    } else if (strcmp(cmd, "form-key") == 0) {
+        const char *s = opt("scheme");
+        keycomp kc;
+        char e[128];
+        if (!arg1)
+            die(2, "form-key needs a key type%s", NULL);
+        const char *type = key_type(arg1);
+        static const char *const formable[] = {HSM_KT_TMK, HSM_KT_ZMK, HSM_KT_PVK, HSM_KT_BDK, HSM_KT_CVK};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof formable / sizeof formable[0]; i++)
+            ok = ok || strcmp(formable[i], type) == 0;
+        if (!ok)
+            die(2, "form-key makes master and card keys only (tmk zmk pvk bdk cvk), not %s", arg1);
+        if (s && strlen(s) != 1)
+            die(2, "scheme must be U or T, not %s", s);
+        if (keycomp_read(stdin, s ? s[0] : 'U', &kc, e, sizeof e) != 0)
+            die(2, "%s", e);
+        const char *cv[KEYCOMP_MAX] = {kc.c[0], kc.c[1], kc.c[2]};
+        int rc = hsmc_form_key(p, type, s ? s[0] : 'U', cv, kc.n, on_reply, NULL);
+        keycomp_wipe(&kc);
+        wait_reply(rc);
+        out("key", reply.key_lmk);
         out("kcv", reply.kcv);
     } else if (strcmp(cmd, "key-exchange") == 0) {
         const char *s = opt("scheme");

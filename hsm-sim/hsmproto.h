@@ -44,6 +44,7 @@ enum hsm_error {
     HSM_E_KEY2 = 11,       /* second key: same */
     HSM_E_KEY3 = 12,       /* third key: same */
     HSM_E_INPUT = 15,      /* command cannot be parsed / invalid field */
+    HSM_E_NOT_AUTHORISED = 17, /* HSM not in the authorised state (key ceremony commands) */
     HSM_E_PIN_BLOCK = 20,  /* PIN block does not contain valid values */
     HSM_E_PBF = 23,        /* invalid PIN block format code */
     HSM_E_PIN_LEN = 24,    /* PIN shorter than 4 or longer than 12/max */

@@ -61,6 +61,12 @@ size_t pc_block_size(const pc_key *k);
 bool pc_des_parity_ok(const uint8_t *key, size_t len);
 void pc_des_set_parity(uint8_t *key, size_t len);
 
+/* A DES/TDES key unfit for use: one of its 8-byte parts is a DES weak or
+ * semi-weak key (FIPS 74), or two adjacent parts are equal (K1 = K2 or
+ * K2 = K3 reduce TDES to single DES). Parity bits are ignored. Also true
+ * for a length other than 8, 16 or 24. */
+bool pc_tdes_key_weak(const uint8_t *key, size_t len);
+
 /* Key check value: the key encrypts one block of zeros, the first 3 bytes
  * are the KCV (printed as 6 hex). Same for TDES and AES keys. */
 int pc_kcv(const pc_key *k, uint8_t kcv[3]);

@@ -11,6 +11,7 @@
 
 #include "switchctl_db.h"
 #include "switchctl_pin.h"
+#include "switchctl_term.h"
 
 static const char *opt_db;
 static const char *opt_schema = SWITCH_SCHEMA_DIR;
@@ -22,6 +23,7 @@ static const char usage_main[] =
     "  load demo            load the demo bank (customers, accounts, cards, terminals, rates)\n"
     "  card show|block|unblock|lost|stolen|close CARD [--reason TEXT]\n"
     "  account show ACCOUNT  balances, active holds, last transactions\n"
+    "  terminal set-tmk|show|list  terminal master keys (key ceremony), key check values\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
     "ACCOUNT is an account id or number. The connection comes from --db or PG* variables.\n";
 
@@ -123,7 +125,10 @@ static const char usage_load[] =
     "  SWITCH_PAN_HMAC_KEY and encrypted with SWITCH_PAN_ENC_KEY (hex, 32 bytes each);\n"
     "  without them fixed demo keys are used and a warning is printed. Idempotent.\n"
     "  --hsm (or SWITCH_HSM): a running hsm-sim generates the PVK and each demo card's\n"
-    "  PVV for the demo PIN " DEMO_PIN "; cards without PIN data get it on a later run.\n";
+    "  PVV for the demo PIN " DEMO_PIN "; cards without PIN data get it on a later run.\n"
+    "  It also forms each demo terminal's TMK from schema/demo/terminal_tmks.txt (public\n"
+    "  test keys) if hsm-sim runs with --authorised; otherwise one warning, exit 0.\n"
+    "  Terminals that have a TMK keep it.\n";
 
 static const char demo_hmac_key[] = "64656d6f2d70616e2d686d61632d6b65792d6e6f742d666f722d70726f642121";
 static const char demo_enc_key[] = "64656d6f2d70616e2d656e632d6b65792d6e6f742d666f722d70726f64212121";
@@ -136,6 +141,19 @@ static const char *pan_key(const char *var, const char *fallback, bool warn)
     if (warn)
         fprintf(stderr, "switchctl: warning: %s not set, using the public demo key (not for real cards)\n", var);
     return fallback;
+}
+
+/* What the demo needs from hsm-sim: PIN data, then terminal master keys. */
+static int demo_hsm_data(PGconn *db, const char *hsm_addr)
+{
+    schsm *hsm = schsm_open(hsm_addr);
+    if (!hsm)
+        return 1;
+    int rc = demo_pin_data(db, hsm);
+    if (rc == 0)
+        rc = demo_terminal_tmks(db, hsm, opt_schema);
+    schsm_close(hsm);
+    return rc;
 }
 
 static int cmd_load(int argc, char **argv)
@@ -166,7 +184,7 @@ static int cmd_load(int argc, char **argv)
         if (r && PQntuples(r) > 0) {
             printf("demo already loaded\n");
             PQclear(r);
-            int rc = hsm ? demo_pin_data(db, hsm) : 0;
+            int rc = hsm ? demo_hsm_data(db, hsm) : 0;
             PQfinish(db);
             return rc;
         }
@@ -185,7 +203,7 @@ static int cmd_load(int argc, char **argv)
         }
     }
     if (ok && hsm)
-        ok = demo_pin_data(db, hsm) == 0;
+        ok = demo_hsm_data(db, hsm) == 0;
     else if (ok)
         fprintf(stderr, "switchctl: note: no --hsm given, demo cards have no PIN data yet"
                         " (run 'switchctl load demo --hsm HOST:PORT' again)\n");
@@ -447,6 +465,8 @@ int main(int argc, char **argv)
         return cmd_card(sub_argc, sub_argv);
     if (strcmp(cmd, "account") == 0)
         return cmd_account(sub_argc, sub_argv);
+    if (strcmp(cmd, "terminal") == 0)
+        return scterm_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "help") == 0)
         return usage(usage_main, false);
     fprintf(stderr, "switchctl: unknown command '%s' (try --help)\n", cmd);

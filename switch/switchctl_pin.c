@@ -4,88 +4,20 @@
 #include "switchctl_pin.h"
 #include "switchctl_db.h"
 
-#include "hsmclient.h"
 #include "hsmproto.h"
 
-#include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct wait {
-    bool done;
-    hsmc_reply r;
-};
-
-static void on_reply(const hsmc_reply *r, void *arg)
+int demo_pin_data(PGconn *db, schsm *hsm)
 {
-    struct wait *w = arg;
-    w->r = *r;
-    w->r.fields = NULL; /* valid only during the callback */
-    w->done = true;
-}
-
-/* Run the loop until the reply arrives (the client's deadline bounds it). */
-static bool await(struct event_base *base, struct wait *w, const char *what)
-{
-    while (!w->done)
-        event_base_loop(base, EVLOOP_ONCE);
-    if (w->r.status != 0) {
-        fprintf(stderr, "switchctl: hsm %s: %s\n", what, hsmc_strerror(w->r.status));
-        return false;
-    }
-    if (w->r.hsm_err != 0) {
-        fprintf(stderr, "switchctl: hsm %s: error %02d (%s)\n", what, w->r.hsm_err,
-                hsmc_hsm_strerror(w->r.hsm_err));
-        return false;
-    }
-    return true;
-}
-
-static bool wait_ready(struct event_base *base, hsmc_pool *pool)
-{
-    struct timeval tick = {0, 20000};
-    for (int i = 0; i < 250 && hsmc_pool_ready(pool) == 0; i++) {
-        event_base_loopexit(base, &tick);
-        event_base_dispatch(base);
-    }
-    return hsmc_pool_ready(pool) > 0;
-}
-
-int demo_pin_data(PGconn *db, const char *hsm_addr)
-{
-    char host[256];
-    const char *colon = strrchr(hsm_addr, ':');
-    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-    if (colon == NULL || colon == hsm_addr || (size_t)(colon - hsm_addr) >= sizeof host ||
-        port <= 0 || port > 65535) {
-        fprintf(stderr, "switchctl: --hsm wants HOST:PORT, got '%s'\n", hsm_addr);
-        return 1;
-    }
-    memcpy(host, hsm_addr, (size_t)(colon - hsm_addr));
-    host[colon - hsm_addr] = '\0';
-
-    struct event_base *base = event_base_new();
-    hsmc_config cfg = {0};
-    cfg.host = host;
-    cfg.port = (uint16_t)port;
-    cfg.connections = 1;
-    cfg.timeout_ms = 5000;
     int err = 0, rc = 1;
-    hsmc_pool *pool = base ? hsmc_pool_new(base, &cfg, &err) : NULL;
     PGresult *cards = NULL, *r = NULL;
-    struct wait w = {0};
+    struct schsm_wait w = {0};
     char pvk[sizeof w.r.key_lmk], kcv[sizeof w.r.kcv], keyid[24];
     const char *kp[2] = {pvk, kcv};
-    if (pool == NULL) {
-        fprintf(stderr, "switchctl: hsm: %s\n", hsmc_strerror(err));
-        goto out;
-    }
-    if (!wait_ready(base, pool)) {
-        fprintf(stderr, "switchctl: hsm: cannot connect to %s\n", hsm_addr);
-        goto out;
-    }
     cards = scdb_exec(db, "SELECT d.card_id, d.pan FROM demo_card_numbers d"
                           "  JOIN cards c ON c.id = d.card_id WHERE c.pin_method IS NULL"
                           " ORDER BY d.card_id", 0, NULL);
@@ -97,12 +29,11 @@ int demo_pin_data(PGconn *db, const char *hsm_addr)
         goto out;
     }
 
-    if ((err = hsmc_generate_key(pool, HSM_KT_PVK, 'U', NULL, NULL, on_reply, &w)) != 0) {
-        fprintf(stderr, "switchctl: hsm generate PVK: %s\n", hsmc_strerror(err));
+    err = hsmc_generate_key(schsm_pool(hsm), HSM_KT_PVK, 'U', NULL, NULL, schsm_on_reply, &w);
+    if (!schsm_done(hsm, err, &w)) {
+        schsm_perror(err, &w, "generate PVK");
         goto out;
     }
-    if (!await(base, &w, "generate PVK"))
-        goto out;
     snprintf(pvk, sizeof pvk, "%s", w.r.key_lmk);
     snprintf(kcv, sizeof kcv, "%s", w.r.kcv);
 
@@ -119,13 +50,13 @@ int demo_pin_data(PGconn *db, const char *hsm_addr)
     PQclear(r);
 
     for (int i = 0; i < PQntuples(cards); i++) {
-        struct wait pw = {0};
-        if ((err = hsmc_pin_to_pvv(pool, DEMO_PIN, PQgetvalue(cards, i, 1), pvk, 1, on_reply, &pw)) != 0) {
-            fprintf(stderr, "switchctl: hsm PVV: %s\n", hsmc_strerror(err));
+        struct schsm_wait pw = {0};
+        err = hsmc_pin_to_pvv(schsm_pool(hsm), DEMO_PIN, PQgetvalue(cards, i, 1), pvk, 1,
+                              schsm_on_reply, &pw);
+        if (!schsm_done(hsm, err, &pw)) {
+            schsm_perror(err, &pw, "PVV");
             goto rollback;
         }
-        if (!await(base, &pw, "PVV"))
-            goto rollback;
         const char *up[3] = {pw.r.value, keyid, PQgetvalue(cards, i, 0)};
         r = scdb_exec(db, "UPDATE cards SET pin_method = 'pvv', pvki = 1, pin_verify_data = $1,"
                           " pvk_key_id = $2::int, pin_tries = 0 WHERE id = $3::bigint", 3, up);
@@ -146,9 +77,5 @@ rollback:
     PQclear(scdb_exec(db, "ROLLBACK", 0, NULL));
 out:
     PQclear(cards);
-    if (pool)
-        hsmc_pool_free(pool);
-    if (base)
-        event_base_free(base);
     return rc;
 }

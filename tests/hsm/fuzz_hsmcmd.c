@@ -2,7 +2,8 @@
  * libFuzzer target for the hsm-sim command processor (hsmcmd), linked
  * without the server. Input: one message body (header + command + fields),
  * as it arrives after the 2-byte length. The engine uses the public test
- * LMK so that seeds with real key cryptograms reach the crypto paths.
+ * LMK so that seeds with real key cryptograms reach the crypto paths, and
+ * runs in the authorised state so that FK's component parsing is reached.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         e = hsmcmd_new(pc_lmk_new(lmk), HSM_HEADER_LEN_DEFAULT);
         if (!e)
             abort();
+        hsmcmd_set_authorised(e, true);
     }
     if (size > HSM_MSG_MAX)
         return 0;

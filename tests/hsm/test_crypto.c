@@ -65,6 +65,32 @@ static void t_parity(void **state)
     assert_int_equal(b[3], 0x67);
 }
 
+/* FIPS 74 weak and semi-weak DES keys, with and without parity bits, and
+ * TDES keys that collapse to single DES. */
+static void t_weak(void **state)
+{
+    (void)state;
+    static const char *const weak[] = {
+        "0101010101010101FEDCBA9876543210", "0123456789ABCDEF0000000000000000",
+        "E0E0E0E0F1F1F1F10123456789ABCDEF", "1F1F1F1F0E0E0E0E0123456789ABCDEF",
+        "011F011F010E010E0123456789ABCDEF", "0123456789ABCDEFFEE0FEE0FEF1FEF1",
+        "0123456789ABCDEF0123456789ABCDEF", "0123456789ABCDEFFEDCBA9876543210FEDCBA9876543210",
+        "0123456789ABCDEF0123456789ABCDEFFEDCBA9876543210", "1E1E1E1E0F0F0F0F0123456789ABCDEF",
+    };
+    uint8_t b[24];
+    for (size_t i = 0; i < sizeof weak / sizeof weak[0]; i++) {
+        size_t n = strlen(weak[i]) / 2;
+        hex(weak[i], b, n);
+        assert_true(pc_tdes_key_weak(b, n));
+    }
+    hex("0123456789ABCDEFFEDCBA9876543210", b, 16);
+    assert_false(pc_tdes_key_weak(b, 16));
+    /* K1 = K3 is two-key TDES, not weak. */
+    hex("0123456789ABCDEFFEDCBA98765432100123456789ABCDEF", b, 24);
+    assert_false(pc_tdes_key_weak(b, 24));
+    assert_true(pc_tdes_key_weak(b, 12));
+}
+
 /* ISO 9564 format 0, PIN 1234, PAN 4012345678909: clear block
  * 041274EDCBA9876F (ANSI X9.24-1:2009 Annex A). */
 static void t_pin_iso0(void **state)
@@ -433,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_kcv),
         cmocka_unit_test(t_parity),
+        cmocka_unit_test(t_weak),
         cmocka_unit_test(t_pin_iso0),
         cmocka_unit_test(t_pin_iso1_iso3),
         cmocka_unit_test(t_pin_iso4),

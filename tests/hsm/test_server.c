@@ -103,10 +103,15 @@ static int teardown(void **state)
     return 0;
 }
 
+static void raw_on(hsmc_pool *p, struct res *x, const char *cmd)
+{
+    RUN(*x, hsmc_send_raw(p, cmd, strlen(cmd), on_reply, x));
+    assert_int_equal(x->r.status, 0);
+}
+
 static void raw(struct res *x, const char *cmd)
 {
-    RUN(*x, hsmc_send_raw(pool, cmd, strlen(cmd), on_reply, x));
-    assert_int_equal(x->r.status, 0);
+    raw_on(pool, x, cmd);
 }
 
 static void t_diagnostics(void **state)
@@ -186,6 +191,142 @@ static void t_keys(void **state)
     tmk[5] = tmk[5] == 'A' ? 'B' : 'A';
     RUN(x, hsmc_key_exchange(pool, tmk, 'U', on_reply, &x));
     assert_int_equal(x.r.hsm_err, HSM_E_KEY1);
+}
+
+/* XOR of hex strings of equal length, upper case. */
+static void hex_xor(const char *a, const char *b, char *out)
+{
+    uint8_t x[24], y[24];
+    size_t n = strlen(a) / 2;
+    assert_int_equal(pc_hex_decode(a, 2 * n, x, sizeof x), (int)n);
+    assert_int_equal(pc_hex_decode(b, 2 * n, y, sizeof y), (int)n);
+    for (size_t i = 0; i < n; i++)
+        x[i] ^= y[i];
+    pc_hex_encode(x, n, out);
+}
+
+/* A formed key: its cryptogram unwraps under the test LMK, as `type`, to
+ * the expected clear key with odd parity set, and the HSM's KCV is the one
+ * paycrypto computes from that clear key. */
+static void expect_formed(const struct res *x, const char *type, const char *clear_hex)
+{
+    uint8_t b[24];
+    size_t n = strlen(clear_hex) / 2;
+    pc_key want, got;
+    uint8_t kcv[3];
+    char h[7];
+    assert_int_equal(x->r.status, 0);
+    assert_int_equal(x->r.hsm_err, HSM_E_OK);
+    assert_string_equal(x->r.resp, "FL");
+    assert_int_equal(pc_hex_decode(clear_hex, 2 * n, b, sizeof b), (int)n);
+    pc_des_set_parity(b, n);
+    assert_int_equal(pc_key_set(&want, PC_ALG_TDES, b, n), 0);
+    pc_lmk *l = pc_lmk_new(hsmtest_lmk);
+    assert_int_equal(pc_lmk_unwrap(l, type, x->r.key_lmk, strlen(x->r.key_lmk), &got), 0);
+    pc_lmk_free(l);
+    assert_int_equal(got.len, n);
+    assert_memory_equal(got.b, want.b, n);
+    assert_int_equal(pc_kcv(&want, kcv), 0);
+    pc_hex_encode(kcv, 3, h);
+    assert_string_equal(x->r.kcv, h);
+}
+
+/* FK, forming a key from clear components (key ceremony): refused with 17
+ * unless hsm-sim runs with --authorised; the key is the XOR of the
+ * components with odd parity set. K2's KCV 08D7B4 is the classic value
+ * (openssl enc -des-ede -K K2 -nopad of 8 zero bytes gives 08D7B4FB...). */
+static void t_form_key(void **state)
+{
+    (void)state;
+    struct res x, y;
+    char c2[49], c3[49], cmd[256];
+    const char *one[3] = {K2};
+    RUN(x, hsmc_form_key(pool, HSM_KT_TMK, 'U', one, 1, on_reply, &x));
+    assert_int_equal(x.r.status, 0);
+    assert_string_equal(x.r.resp, "FL");
+    assert_int_equal(x.r.hsm_err, HSM_E_NOT_AUTHORISED);
+    raw(&x, "FK");
+    assert_int_equal(x.r.hsm_err, HSM_E_NOT_AUTHORISED);
+
+    struct hsmtest_server s2 = {0};
+    const char *const authorised[] = {"--authorised", NULL};
+    assert_int_equal(hsmtest_start(&s2, bin, 0, authorised), 0);
+    hsmc_pool *p = new_pool(s2.port, 1, 5000);
+    wait_ready(p, 1);
+    RUN(x, hsmc_form_key(p, HSM_KT_TMK, 'U', one, 1, on_reply, &x));
+    expect_formed(&x, HSM_KT_TMK, K2);
+    assert_string_equal(x.r.kcv, "08D7B4");
+    /* The formed TMK works as one: a key exchange under it. */
+    RUN(y, hsmc_key_exchange(p, x.r.key_lmk, 'U', on_reply, &y));
+    assert_int_equal(y.r.hsm_err, HSM_E_OK);
+
+    /* Two components whose XOR is K2. */
+    const char *two[3] = {"F0E1D2C3B4A5968778695A4B3C2D1E0F", c2};
+    hex_xor(K2, two[0], c2);
+    RUN(x, hsmc_form_key(p, HSM_KT_ZMK, 'U', two, 2, on_reply, &x));
+    expect_formed(&x, HSM_KT_ZMK, K2);
+    assert_string_equal(x.r.kcv, "08D7B4");
+    /* XOR with even parity in every byte: parity is set, the key is K2. */
+    two[1] = "0101010101010101010101010101010" "1";
+    two[0] = K2;
+    RUN(x, hsmc_form_key(p, HSM_KT_PVK, 'U', two, 2, on_reply, &x));
+    expect_formed(&x, HSM_KT_PVK, K2);
+    assert_string_equal(x.r.kcv, "08D7B4");
+    /* Three triple-length components. */
+    const char *three[3] = {"0123456789ABCDEFFEDCBA987654321089ABCDEF01234567",
+                            "1C2D3E4F5A6B7C8D9EAFB0C1D2E3F405162738495A6B7C8D", c3};
+    char want[49];
+    memcpy(c3, "F1E2D3C4B5A69788796A5B4C3D2E1F0A0B1C2D3E4F5A6B7C", 49);
+    hex_xor(three[0], three[1], want);
+    hex_xor(want, c3, want);
+    RUN(x, hsmc_form_key(p, HSM_KT_BDK, 'T', three, 3, on_reply, &x));
+    expect_formed(&x, HSM_KT_BDK, want);
+    assert_int_equal(strlen(x.r.key_lmk), 65);
+    RUN(x, hsmc_form_key(p, HSM_KT_CVK, 'U', one, 1, on_reply, &x));
+    expect_formed(&x, HSM_KT_CVK, K2);
+
+    /* Refusals. Working keys come under a master key, not as components. */
+    RUN(x, hsmc_form_key(p, HSM_KT_TPK, 'U', one, 1, on_reply, &x));
+    assert_int_equal(x.r.hsm_err, HSM_E_INPUT);
+    /* Weak results: equal halves, a weak half, a component entered twice. */
+    const char *weak[3] = {"0123456789ABCDEF0123456789ABCDEF"};
+    RUN(x, hsmc_form_key(p, HSM_KT_TMK, 'U', weak, 1, on_reply, &x));
+    assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
+    weak[0] = "0101010101010101FEDCBA9876543210";
+    RUN(x, hsmc_form_key(p, HSM_KT_TMK, 'U', weak, 1, on_reply, &x));
+    assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
+    weak[0] = weak[1] = K2;
+    RUN(x, hsmc_form_key(p, HSM_KT_TMK, 'U', weak, 2, on_reply, &x));
+    assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
+    /* On the wire: AES scheme 27; bad hex, short component, bad count,
+     * trailing data, unknown type 15. */
+    raw_on(p, &x, "FK004P10123456789ABCDEFFEDCBA9876543210");
+    assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
+    static const char *const bad[] = {
+        "FK004U10123456789ABCDEFFEDCBA987654321G", "FK004U10123456789ABCDEFFEDCBA987654321",
+        "FK004U00123456789ABCDEFFEDCBA9876543210", "FK004U40123456789ABCDEFFEDCBA9876543210",
+        "FK004U10123456789ABCDEFFEDCBA98765432100", "FK007U10123456789ABCDEFFEDCBA9876543210",
+        "FK004X10123456789ABCDEFFEDCBA9876543210", "FK004U20123456789ABCDEFFEDCBA9876543210",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        raw_on(p, &x, bad[i]);
+        assert_string_equal(x.r.resp, "FL");
+        assert_int_equal(x.r.hsm_err, HSM_E_INPUT);
+    }
+    /* Lower-case hex is accepted by the HSM. */
+    snprintf(cmd, sizeof cmd, "FK004U1%s", "0123456789abcdeffedcba9876543210");
+    raw_on(p, &x, cmd);
+    assert_int_equal(x.r.hsm_err, HSM_E_OK);
+    assert_string_equal(x.fields + 49, "08D7B4");
+    /* The client checks components before sending. */
+    const char *shortc[3] = {"0123456789ABCDEF"};
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', shortc, 1, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', one, 0, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', one, 4, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'P', one, 1, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'T', one, 1, on_reply, &x), HSMC_ERR_ARG);
+    hsmc_pool_free(p);
+    hsmtest_cleanup(&s2);
 }
 
 static void pinblock(const char *hexkey, enum pc_alg alg, enum pc_pin_format f, const char *pin,
@@ -639,6 +780,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_diagnostics),
         cmocka_unit_test(t_keys),
+        cmocka_unit_test(t_form_key),
         cmocka_unit_test(t_pin_verify_pvv),
         cmocka_unit_test(t_pin_verify_ibm),
         cmocka_unit_test(t_pin_dukpt),
