@@ -9,6 +9,7 @@ sw_setup "$1"
 sw_start --set switch.txn_deadline_ms=2000 --set switch.message_timeout_ms=1000 --set switch.log_format=json
 T=$(de7)
 acct=100000011
+sql "update terminals set tmk_key_id = null where terminal_id = 'POS00003'"
 
 iso - <<EOF2 || fail "network management and sign-on rules"
 # echo needs no terminal id
@@ -45,13 +46,21 @@ MTI=0800
 70=001
 !expect MTI=0810 39=00 41=POS00001
 
-# a key change for a terminal without a TMK
+# a key change: a new TPK and TAK under the terminal's TMK in DE 48
 MTI=0800
 7=$T
 11=000005
 41=POS00002
 70=101
-!expect 39=03
+!expect 39=00 48=?
+
+# a key change for a terminal without a TMK
+MTI=0800
+7=$T
+11=000007
+41=POS00003
+70=101
+!expect 39=03 48=-
 
 # signed on as POS00001: another terminal id on this connection is refused
 MTI=0200
@@ -213,6 +222,21 @@ MTI=0800
 !expect 39=00
 EOF2
 wait $steady || fail "the steady connection was disturbed: $(cat "$TMP/steady.out")"
+# SIGHUP empties the terminal cache: a terminal deactivated in the database
+# is refused (03) from the next message on, without a restart.
+( for _ in $(seq 100); do grep -q 'stan=000050' "$SW_LOG" && break; sleep 0.05; done
+  sql "update terminals set status = 'inactive' where terminal_id = 'POS00001'"; kill -HUP "$SW_PID" ) &
+hup=$!
+iso - <<EOF2 || fail "SIGHUP reload of the terminal cache"
+$(signon POS00001)
+$(purchase 0200 000050 100)
+!expect 39=00
+!sleep 1.5
+$(purchase 0200 000051 100)
+!expect 39=03
+EOF2
+wait $hup
+grep -q '"event":"reload"' "$SW_LOG" || fail "reload not logged"
 [ "$(metric switchd_connections_framing_closed_total)" -ge 5 ] || fail "framing closes not counted"
 grep -q "4539100000001107" "$SW_LOG" && fail "full PAN in the log"
 grep -q "453910\*\*\*\*\*\*1107" "$SW_LOG" || fail "masked PAN not in the log"
