@@ -166,7 +166,11 @@ static int tls_start(tlc_conn *c, const struct tlc_opts *o, int64_t deadline, ch
 		say(why, cap, "TLS: %s", tls_detail(d, sizeof d));
 		return TLC_ERR_TLS;
 	}
-	SSL_set_tlsext_host_name(c->ssl, o->host);
+	/* The macro casts its argument to void *: hand it a non-const copy
+	 * (clang's -Wcast-qual). */
+	char sni[256];
+	snprintf(sni, sizeof sni, "%s", o->host);
+	SSL_set_tlsext_host_name(c->ssl, sni);
 	SSL_set1_host(c->ssl, o->host);
 	for (;;) {
 		int r = SSL_connect(c->ssl);
