@@ -173,11 +173,12 @@ static void conn_read(struct bufferevent *bev, void *arg)
         char cmd[3];
         int err = 0;
         size_t n = hsmcmd_process(s->eng, msg + 2, len, s->out + 2, HSM_MSG_MAX, cmd, &err);
-        evbuffer_drain(in, len + 2);
+        /* Log before draining: msg points into the input buffer. */
         if (strcmp(cmd, "FK") == 0)
             log_ceremony(c, msg + 2, s->out + 2, n, err);
         else if (err != 0)
             logf_(2, s, "conn %u: %s error %02d", c->id, cmd, err);
+        evbuffer_drain(in, len + 2);
         s->out[0] = (uint8_t)(n >> 8);
         s->out[1] = (uint8_t)n;
         evbuffer_add(out, s->out, n + 2);
