@@ -35,9 +35,6 @@ static const char *const state_names[] = {
  * issue): decimalisation table and validation data of docs/switchd.md. */
 #define IBM_DECTAB "0123456789012345"
 
-static void txn_free(struct sw_txn *t);
-static void txn_answer(struct sw_txn *t);
-static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *));
 static void financial_after_term(struct sw_txn *t);
 static void txn_reverse(struct sw_txn *t);
 static void step_post(struct sw_txn *t);
@@ -54,7 +51,7 @@ static bool txn_answered(const struct sw_txn *t)
 	return t->state == TXN_LATE || t->state == TXN_REVERSING || t->state == TXN_DONE;
 }
 
-static void set_rc(struct sw_txn *t, const char *rc, const char *rule)
+void txn_set_rc(struct sw_txn *t, const char *rc, const char *rule)
 {
 	snprintf(t->rc, sizeof t->rc, "%s", rc);
 	snprintf(t->rule, sizeof t->rule, "%s", rule);
@@ -93,7 +90,7 @@ int sw_txn_prepare(struct pgpool *db)
 }
 
 /* Send a statement for t; on a refusal the answer is 91 at once. */
-static bool db_exec(struct sw_txn *t, enum txn_state st, const char *stmt, int n,
+bool txn_db_exec(struct sw_txn *t, enum txn_state st, const char *stmt, int n,
                     const char *const *vals, pgp_cb cb)
 {
 	int err = 0;
@@ -112,14 +109,14 @@ static bool db_exec(struct sw_txn *t, enum txn_state st, const char *stmt, int n
 /* Common entry of every database and HSM callback: the operation is over.
  * Returns false when the transaction was already answered at its deadline
  * (the caller then only settles what may have committed). */
-static bool op_done(struct sw_txn *t)
+bool txn_op_done(struct sw_txn *t)
 {
 	t->op_pending = false;
 	t->dbreq = NULL;
 	return t->state != TXN_LATE;
 }
 
-static void db_failed(struct sw_txn *t, int status, const PGresult *res)
+void txn_db_failed(struct sw_txn *t, int status, const PGresult *res)
 {
 	swm_inc(SWM_DB_ERRORS);
 	swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "db", "state=%s error=\"%s\" %s",
@@ -127,35 +124,34 @@ static void db_failed(struct sw_txn *t, int status, const PGresult *res)
 	      res ? PQresultErrorMessage(res) : "");
 }
 
-static void txn_answer(struct sw_txn *t);
 
 /* Decide here, answer now. */
-static void answer_now(struct sw_txn *t, const char *rc, const char *rule)
+void txn_answer_now(struct sw_txn *t, const char *rc, const char *rule)
 {
-	set_rc(t, rc, rule);
+	txn_set_rc(t, rc, rule);
 	txn_answer(t);
 }
 
 /* Common start of the callbacks of reads and HSM checks (nothing to undo
  * when late). Returns true when the transaction goes on; otherwise it has
  * been answered (91) or, being already answered, let go. */
-static bool db_back(struct sw_txn *t, int status, const PGresult *res)
+bool txn_db_back(struct sw_txn *t, int status, const PGresult *res)
 {
-	if (!op_done(t)) {
+	if (!txn_op_done(t)) {
 		txn_free(t);
 		return false;
 	}
 	if (status != PGP_OK) {
-		db_failed(t, status, res);
-		answer_now(t, "91", "db_unavailable");
+		txn_db_failed(t, status, res);
+		txn_answer_now(t, "91", "db_unavailable");
 		return false;
 	}
 	return true;
 }
 
-static bool hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what)
+bool txn_hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what)
 {
-	if (!op_done(t)) {
+	if (!txn_op_done(t)) {
 		txn_free(t);
 		return false;
 	}
@@ -163,7 +159,7 @@ static bool hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what)
 		swm_inc(SWM_HSM_ERRORS);
 		swlog(SWLOG_WARN, t->conn ? t->conn->id : 0, t->id, "hsm", "%s tid=%s: %s", what, t->tid,
 		      hsmc_strerror(r->status));
-		answer_now(t, "91", "hsm_unavailable");
+		txn_answer_now(t, "91", "hsm_unavailable");
 		return false;
 	}
 	return true;
@@ -233,7 +229,7 @@ static void txn_send(struct sw_txn *t)
  * deadline, undo what may have committed and stop here. */
 static bool money_back(struct sw_txn *t)
 {
-	if (op_done(t))
+	if (txn_op_done(t))
 		return true;
 	if (t->maybe_approved)
 		txn_reverse(t);
@@ -246,7 +242,7 @@ static bool money_back(struct sw_txn *t)
  * or 96, unMACed, and an approval is undone by txn_send. */
 static void answer_unmaced(struct sw_txn *t, const char *rc, const char *rule)
 {
-	set_rc(t, rc, rule);
+	txn_set_rc(t, rc, rule);
 	t->approval[0] = '\0';
 	t->have_balances = false;
 	if (!fields_answer(t, false))
@@ -272,7 +268,7 @@ static void on_mac_answer(const hsmc_reply *r, void *arg)
 
 /* Build the answer; MAC it through the HSM when the terminal has a TAK and
  * the request was a MACed one. */
-static void txn_answer(struct sw_txn *t)
+void txn_answer(struct sw_txn *t)
 {
 	bool mac = t->tak[0] && t->kind != TK_NETMGMT && t->mac_de;
 	if (!fields_answer(t, mac)) {
@@ -323,7 +319,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 		sw_link_abandon(t->link, t->link_handle);
 		t->op_pending = false;
 	}
-	set_rc(t, "91", "deadline");
+	txn_set_rc(t, "91", "deadline");
 	snprintf(t->rule, sizeof t->rule, "deadline_in_%s", state_names[was]);
 	t->approval[0] = '\0';
 	t->have_balances = false;
@@ -433,15 +429,15 @@ static void on_term(void *arg, int status, const PGresult *res)
 {
 	struct sw_txn *t = arg;
 	struct sw_term *cached = sw_term_get(t->sw, t->tid, UINT64_MAX);
-	if (status != PGP_OK && cached && op_done(t)) {
+	if (status != PGP_OK && cached && txn_op_done(t)) {
 		/* Database away: the keys we had are better than no service
 		 * (sign-on works through an outage; keys only change here). */
-		db_failed(t, status, res);
+		txn_db_failed(t, status, res);
 		term_copy(t, cached);
 		t->after_term(t);
 		return;
 	}
-	if (!db_back(t, status, res))
+	if (!txn_db_back(t, status, res))
 		return;
 	if (PQntuples(res) == 1) {
 		struct sw_term *k = sw_term_put(t->sw, t->tid, res);
@@ -452,7 +448,7 @@ static void on_term(void *arg, int status, const PGresult *res)
 }
 
 /* Find t->tid's keys (from the cache unless `fresh`), then continue. */
-static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
+void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
 {
 	struct sw_term *k = sw_term_get(t->sw, t->tid, fresh ? 0 : SW_TERM_TTL_MS);
 	if (!k && fresh) {
@@ -469,100 +465,8 @@ static void with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_t
 	}
 	t->after_term = next;
 	const char *v[1] = {t->tid};
-	if (!db_exec(t, TXN_TERM_LOAD, "terminal_keys", 1, v, on_term)) {
-		answer_now(t, "91", "db_unavailable");
-	}
-}
-
-/* ---- network management (0800) ---------------------------------------------- */
-
-static void on_keys_stored(void *arg, int status, const PGresult *res)
-{
-	struct sw_txn *t = arg;
-	if (!op_done(t)) {
-		txn_free(t);
-		return;
-	}
-	if (status != PGP_OK) {
-		db_failed(t, status, res);
-		t->de48[0] = '\0';
-		set_rc(t, "91", "db_unavailable");
-	} else {
-		sw_term_set_keys(t->sw, t->tid, t->tpk_lmk, t->tak_lmk);
-		swm_inc(SWM_KEY_CHANGES);
-		set_rc(t, "00", "key_change");
-	}
-	txn_answer(t);
-}
-
-static void on_key_exchange(const hsmc_reply *r, void *arg)
-{
-	struct sw_txn *t = arg;
-	if (!hsm_back(t, r, "key exchange"))
-		return;
-	if (r->hsm_err != HSM_E_OK) {
-		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm", "key exchange tid=%s: %s",
-		      t->tid, hsmc_hsm_strerror(r->hsm_err));
-		answer_now(t, "96", "key_exchange_failed");
-		return;
-	}
-	fields_key_tags(t, r);
-	snprintf(t->tpk_lmk, sizeof t->tpk_lmk, "%s", r->key_lmk);
-	snprintf(t->tak_lmk, sizeof t->tak_lmk, "%s", r->key2_lmk);
-	const char *v[5] = {t->tid, r->key_lmk, r->kcv, r->key2_lmk, r->kcv2};
-	if (!db_exec(t, TXN_KEY_STORE, "terminal_set_keys", 5, v, on_keys_stored)) {
-		t->de48[0] = '\0';
-		answer_now(t, "91", "db_unavailable");
-	}
-}
-
-static void netmgmt_after_term(struct sw_txn *t)
-{
-	struct sw_conn *c = t->conn;
-	if (!t->term_known || !t->term_active) {
-		answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
-		return;
-	}
-	if (!strcmp(t->nmic, "001")) {
-		if (c && !c->signed_on) {
-			c->signed_on = true;
-			t->sw->nsigned_on++;
-		}
-		if (c)
-			snprintf(c->tid, sizeof c->tid, "%s", t->tid);
-		answer_now(t, "00", "sign_on");
-		return;
-	}
-	/* 101: key change */
-	if (!t->tmk[0]) {
-		answer_now(t, "03", "no_tmk");
-		return;
-	}
-	txn_set_state(t, TXN_KEY_EXCHANGE);
-	if (hsmc_key_exchange(t->sw->hsm, t->tmk, 'U', on_key_exchange, t) != 0) {
-		swm_inc(SWM_HSM_ERRORS);
-		answer_now(t, "91", "hsm_unavailable");
-		return;
-	}
-	t->op_pending = true;
-}
-
-static void netmgmt(struct sw_txn *t)
-{
-	struct sw_conn *c = t->conn;
-	if (!strcmp(t->nmic, "301")) {
-		answer_now(t, "00", "echo");
-	} else if (!strcmp(t->nmic, "002")) {
-		if (c && c->signed_on) {
-			c->signed_on = false;
-			t->sw->nsigned_on--;
-		}
-		answer_now(t, "00", "sign_off");
-	} else if (!strcmp(t->nmic, "001") || !strcmp(t->nmic, "101")) {
-		/* Sign-on reloads the terminal: keys may have changed elsewhere. */
-		with_terminal(t, !strcmp(t->nmic, "001"), netmgmt_after_term);
-	} else {
-		answer_now(t, "12", "unknown_network_code");
+	if (!txn_db_exec(t, TXN_TERM_LOAD, "terminal_keys", 1, v, on_term)) {
+		txn_answer_now(t, "91", "db_unavailable");
 	}
 }
 
@@ -579,8 +483,8 @@ static void on_posted(void *arg, int status, const PGresult *res)
 	if (!money_back(t))
 		return;
 	if (!ok) {
-		db_failed(t, status, res);
-		answer_now(t, "91", "db_unavailable");
+		txn_db_failed(t, status, res);
+		txn_answer_now(t, "91", "db_unavailable");
 		return;
 	}
 	snprintf(t->rc, sizeof t->rc, "%s", PQgetvalue(res, 0, 0));
@@ -607,7 +511,7 @@ static void step_post(struct sw_txn *t)
 		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,
 		                     t->proc, t->expiry[0] ? t->expiry : NULL,
 		                     t->pin_result[0] ? t->pin_result : NULL, "false"};
-		ok = db_exec(t, TXN_POST, "authorise", 16, v, on_posted);
+		ok = txn_db_exec(t, TXN_POST, "authorise", 16, v, on_posted);
 	} else {
 		char mti[5];
 		/* Repeats are logged under the original's MTI. */
@@ -615,18 +519,18 @@ static void step_post(struct sw_txn *t)
 		mti[3] = '0';
 		const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
 		                    t->kind == TK_REVERSAL ? t->replacement : t->amount, mti};
-		ok = db_exec(t, TXN_POST, t->kind == TK_REVERSAL ? "reverse" : "complete", 8, v,
+		ok = txn_db_exec(t, TXN_POST, t->kind == TK_REVERSAL ? "reverse" : "complete", 8, v,
 		             on_posted);
 	}
 	if (!ok) {
-		answer_now(t, "91", "db_unavailable");
+		txn_answer_now(t, "91", "db_unavailable");
 	}
 }
 
 static void on_pin(const hsmc_reply *r, void *arg)
 {
 	struct sw_txn *t = arg;
-	if (!hsm_back(t, r, "pin verify"))
+	if (!txn_hsm_back(t, r, "pin verify"))
 		return;
 	switch (r->hsm_err) {
 	case HSM_E_OK:
@@ -641,7 +545,7 @@ static void on_pin(const hsmc_reply *r, void *arg)
 		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm",
 		      "pin verify tid=%s: HSM error %02d (%s)", t->tid, r->hsm_err,
 		      hsmc_hsm_strerror(r->hsm_err));
-		answer_now(t, "96", "hsm_error");
+		txn_answer_now(t, "96", "hsm_error");
 		return;
 	}
 	step_post(t);
@@ -661,7 +565,7 @@ static void ibm_valdata(const char *pan, char out[17])
 static void on_card(void *arg, int status, const PGresult *res)
 {
 	struct sw_txn *t = arg;
-	if (!db_back(t, status, res))
+	if (!txn_db_back(t, status, res))
 		return;
 	if (PQntuples(res) != 1) {
 		/* Unknown card: authorise() answers 14 and logs it. */
@@ -671,7 +575,7 @@ static void on_card(void *arg, int status, const PGresult *res)
 	if (PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 5)) {
 		/* A PIN was entered but the card has no PIN data to check it
 		 * against: never approve on an unchecked PIN. */
-		answer_now(t, "55", "no_pin_data");
+		txn_answer_now(t, "55", "no_pin_data");
 		return;
 	}
 	snprintf(t->pin_method, sizeof t->pin_method, "%s", PQgetvalue(res, 0, 2));
@@ -694,7 +598,7 @@ static void on_card(void *arg, int status, const PGresult *res)
 	}
 	if (err) {
 		swm_inc(SWM_HSM_ERRORS);
-		set_rc(t, err == HSMC_ERR_ARG ? "96" : "91",
+		txn_set_rc(t, err == HSMC_ERR_ARG ? "96" : "91",
 		       err == HSMC_ERR_ARG ? "hsm_bad_request" : "hsm_unavailable");
 		txn_answer(t);
 		return;
@@ -718,93 +622,6 @@ static void pan_hash(struct sw_txn *t)
 	t->pan_hash[2 + 2 * 32] = '\0';
 }
 
-/* ---- cards of other institutions: forwarded on a route ------------------------ */
-
-static void on_upstream(void *arg, int status, const struct iso_msg *resp,
-                        const struct swl_orig *orig)
-{
-	struct sw_txn *t = arg;
-	t->link_orig = *orig;
-	if (!op_done(t)) {
-		txn_free(t);
-		return;
-	}
-	if (status != SWL_OK) {
-		answer_now(t, "91", status == SWL_TIMEOUT ? "upstream_timeout" : "upstream_down");
-		return;
-	}
-	char rc[3] = "", code[7] = "";
-	if (iso_get(resp, 39, rc, sizeof rc) != 2) {
-		/* Undecidable answer: treat as possibly approved. */
-		t->maybe_approved = true;
-		answer_now(t, "96", "upstream_answer_without_39");
-		return;
-	}
-	iso_get(resp, 38, code, sizeof code);
-	if (iso_has(resp, 54))
-		iso_get(resp, 54, t->up54, sizeof t->up54);
-	snprintf(t->approval, sizeof t->approval, "%s", code);
-	t->maybe_approved = !strcmp(rc, "00");
-	char rule[64];
-	snprintf(rule, sizeof rule, "upstream_%s", sw_link_name(t->link));
-	answer_now(t, rc, rule);
-}
-
-static void route_send(struct sw_txn *t)
-{
-	txn_set_state(t, TXN_UPSTREAM);
-	int err = sw_link_send(t->link, &t->req, t->zpk_block[0] ? t->zpk_block : NULL, on_upstream,
-	                       t, &t->link_handle);
-	explicit_bzero(t->zpk_block, sizeof t->zpk_block);
-	if (err) {
-		answer_now(t, err == SWL_DOWN ? "91" : "96",
-		           err == SWL_DOWN ? "upstream_down" : "upstream_unbuildable");
-		return;
-	}
-	t->op_pending = true;
-}
-
-static void on_translated(const hsmc_reply *r, void *arg)
-{
-	struct sw_txn *t = arg;
-	if (!hsm_back(t, r, "pin translate"))
-		return;
-	if (r->hsm_err != HSM_E_OK || strlen(r->pin_block) != 16) {
-		/* A block that does not decrypt to a PIN under the TPK is a wrong
-		 * PIN to the issuer; nothing else can be forwarded. */
-		answer_now(t, r->hsm_err == HSM_E_PIN_BLOCK ? "55" : "96", "pin_translate_failed");
-		return;
-	}
-	snprintf(t->zpk_block, sizeof t->zpk_block, "%s", r->pin_block);
-	route_send(t);
-}
-
-static void route(struct sw_txn *t)
-{
-	if (!t->pin_block[0]) {
-		route_send(t);
-		return;
-	}
-	if (!t->tpk[0]) {
-		answer_now(t, "55", "no_tpk");
-		return;
-	}
-	if (!sw_link_zpk(t->link)[0]) {
-		answer_now(t, "96", "route_without_zpk");
-		return;
-	}
-	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
-	                    .format = HSM_PBF_ISO0};
-	txn_set_state(t, TXN_PIN_TRANSLATE);
-	if (hsmc_translate_pin(t->sw->hsm, &src, sw_link_zpk(t->link), HSM_PBF_ISO0, t->pan, 12,
-	                       on_translated, t) != 0) {
-		swm_inc(SWM_HSM_ERRORS);
-		answer_now(t, "91", "hsm_unavailable");
-		return;
-	}
-	t->op_pending = true;
-}
-
 static void financial_after_mac(struct sw_txn *t)
 {
 	if (t->kind != TK_FINANCIAL) {
@@ -812,12 +629,12 @@ static void financial_after_mac(struct sw_txn *t)
 		return;
 	}
 	if ((t->link = sw_link_for_pan(t->sw, t->pan)) != NULL) {
-		route(t);
+		txn_route(t);
 		return;
 	}
 	bool cash_or_inquiry = !strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance");
 	if (!t->pin_block[0] && cash_or_inquiry && !strcmp(t->term_kind, "atm")) {
-		answer_now(t, "55", "pin_required");
+		txn_answer_now(t, "55", "pin_required");
 		return;
 	}
 	pan_hash(t);
@@ -827,23 +644,23 @@ static void financial_after_mac(struct sw_txn *t)
 	}
 	if (!t->tpk[0]) {
 		/* No TPK yet (no key change): the PIN block cannot be read. */
-		answer_now(t, "55", "no_tpk");
+		txn_answer_now(t, "55", "no_tpk");
 		return;
 	}
 	const char *v[1] = {t->pan_hash};
-	if (!db_exec(t, TXN_CARD_LOOKUP, "card_lookup", 1, v, on_card)) {
-		answer_now(t, "91", "db_unavailable");
+	if (!txn_db_exec(t, TXN_CARD_LOOKUP, "card_lookup", 1, v, on_card)) {
+		txn_answer_now(t, "91", "db_unavailable");
 	}
 }
 
 static void on_mac_verified(const hsmc_reply *r, void *arg)
 {
 	struct sw_txn *t = arg;
-	if (!hsm_back(t, r, "mac verify"))
+	if (!txn_hsm_back(t, r, "mac verify"))
 		return;
 	if (r->hsm_err != HSM_E_OK) {
 		swm_inc(SWM_MAC_FAILURES);
-		answer_now(t, "63", "mac_wrong");
+		txn_answer_now(t, "63", "mac_wrong");
 		return;
 	}
 	financial_after_mac(t);
@@ -853,18 +670,18 @@ static void financial_after_term(struct sw_txn *t)
 {
 	struct sw_conn *c = t->conn;
 	if (!t->term_known || !t->term_active) {
-		answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
+		txn_answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
 		return;
 	}
 	if (c && c->lst->cfg.require_signon && (!c->signed_on || strcmp(c->tid, t->tid))) {
-		answer_now(t, "58", "not_signed_on");
+		txn_answer_now(t, "58", "not_signed_on");
 		return;
 	}
 	if (!t->tak[0]) {
 		if (t->mac_de) {
 			/* A MAC we have no key to check is not a MAC we can trust. */
 			swm_inc(SWM_MAC_FAILURES);
-			answer_now(t, "63", "mac_without_tak");
+			txn_answer_now(t, "63", "mac_without_tak");
 			return;
 		}
 		financial_after_mac(t);
@@ -875,14 +692,14 @@ static void financial_after_term(struct sw_txn *t)
 	if (!fields_request_mac(t, mac, &covered)) {
 		swm_inc(SWM_MAC_FAILURES);
 		t->mac_de = 0; /* the answer is not MACed either */
-		answer_now(t, "63", "mac_missing");
+		txn_answer_now(t, "63", "mac_missing");
 		return;
 	}
 	txn_set_state(t, TXN_MAC_VERIFY);
 	if (hsmc_verify_mac(t->sw->hsm, HSM_KT_TAK, t->tak, '3', 8, t->raw, covered, mac,
 	                    on_mac_verified, t) != 0) {
 		swm_inc(SWM_HSM_ERRORS);
-		answer_now(t, "91", "hsm_unavailable");
+		txn_answer_now(t, "91", "hsm_unavailable");
 		return;
 	}
 	t->op_pending = true;
@@ -947,7 +764,7 @@ static struct sw_txn *txn_new(struct sw *sw)
 	return t;
 }
 
-static void txn_free(struct sw_txn *t)
+void txn_free(struct sw_txn *t)
 {
 	struct sw *sw = t->sw;
 	event_del(t->deadline);
@@ -976,7 +793,7 @@ static void txn_free(struct sw_txn *t)
 		struct sw_txn *next = w->wnext;
 		w->waits_on = NULL;
 		w->wnext = NULL;
-		with_terminal(w, false, financial_after_term);
+		txn_with_terminal(w, false, financial_after_term);
 		w = next;
 	}
 }
@@ -1096,7 +913,7 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		}
 		swm_inc(SWM_MSG_FORMAT_ERROR);
 		swlog(SWLOG_WARN, c->id, t->id, "format", "mti=%s %s", t->mti, e);
-		answer_now(t, "30", "format_error");
+		txn_answer_now(t, "30", "format_error");
 		return;
 	}
 
@@ -1106,7 +923,7 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		memcpy(t->mti, t->req.mti, 4);
 		swlog(SWLOG_WARN, c->id, t->id, "txn", "mti=%.4s unexpected response, ignored",
 		      t->req.mti);
-		set_rc(t, "--", "ignored");
+		txn_set_rc(t, "--", "ignored");
 		t->outlen = 0;
 		txn_send(t);
 		return;
@@ -1120,7 +937,7 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		return;
 	}
 	if (t->kind == TK_NETMGMT) {
-		netmgmt(t);
+		txn_netmgmt(t);
 		return;
 	}
 	if (t->kind == TK_FINANCIAL) {
@@ -1132,7 +949,7 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 	} else if (t->kind == TK_REVERSAL && wait_for_original(t)) {
 		return;
 	}
-	with_terminal(t, false, financial_after_term);
+	txn_with_terminal(t, false, financial_after_term);
 }
 
 uint64_t sw_now_ms(void)

@@ -90,6 +90,34 @@ struct sw_txn {
 
 void txn_set_state(struct sw_txn *t, enum txn_state to);
 
+/* sw_txn.c: the steps the other parts of the state machine share. */
+void txn_set_rc(struct sw_txn *t, const char *rc, const char *rule);
+/* Build and send (MACed when due) the answer for t->rc. */
+void txn_answer(struct sw_txn *t);
+/* txn_set_rc, then txn_answer. */
+void txn_answer_now(struct sw_txn *t, const char *rc, const char *rule);
+/* Return t to the free list (nothing may be pending on it). */
+void txn_free(struct sw_txn *t);
+/* Send a prepared statement for t, moving to state st; false when the
+ * pool refused it (the caller answers 91). */
+bool txn_db_exec(struct sw_txn *t, enum txn_state st, const char *stmt, int n,
+                 const char *const *vals, pgp_cb cb);
+void txn_db_failed(struct sw_txn *t, int status, const PGresult *res);
+/* An operation's callback has come. False when t was already answered at
+ * its deadline (TXN_LATE). */
+bool txn_op_done(struct sw_txn *t);
+/* Start of read / HSM-check callbacks: false when t has been answered
+ * (91) or let go here. */
+bool txn_db_back(struct sw_txn *t, int status, const PGresult *res);
+bool txn_hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what);
+/* Load t->tid's keys (from the cache unless fresh), then next(t). */
+void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *));
+
+/* sw_netm.c: an 0800. */
+void txn_netmgmt(struct sw_txn *t);
+/* sw_route.c: forward a financial request on t->link. */
+void txn_route(struct sw_txn *t);
+
 /* sw_fields.c */
 
 /* Validate the request for its kind and fill the parsed fields. Returns

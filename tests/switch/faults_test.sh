@@ -25,9 +25,8 @@ held() { sql "select held_amount from accounts where number='$acct'"; }
 held0=$(held)
 
 # 1. Late approval: the account is locked for 3 s, the deadline is 1.5 s.
-psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.3
+lock_account "$DB" "$acct" 3
+locker=$LOCKER
 iso - --timeout 3 <<EOF2 || fail "late approval: terminal did not get 91 in time"
 $(signon)
 $(purchase 0200 000101 2500)
@@ -52,9 +51,8 @@ EOF2
 # 1b. A terminal's reversal overtakes its original (pipelined on the same
 # connection while the original waits for the locked account): it must
 # wait for the original, not answer 25 and leave the approval standing.
-psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.3
+lock_account "$DB" "$acct" 1
+locker=$LOCKER
 iso - --timeout 4 <<EOF2 || fail "reversal overtaking its original"
 $(signon)
 !send-only
@@ -81,9 +79,8 @@ wait $locker
 [ "$(held)" = "$held0" ] || fail "held after original + reversal: $(held) vs $held0"
 
 # 2. The terminal leaves before its answer: the approval is reversed.
-psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.3
+lock_account "$DB" "$acct" 1
+locker=$LOCKER
 iso - <<EOF2 || fail "send and leave"
 $(signon)
 !send-only

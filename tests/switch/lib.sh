@@ -77,6 +77,20 @@ iso() {
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
+# lock_account DB NUMBER SECONDS: another session holds the account's row
+# locked for SECONDS, in the background ($LOCKER); returns once it holds it.
+lock_account() {
+  local tag=locker_$RANDOM
+  psql -X -q -d "$1" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$2' FOR UPDATE; SELECT pg_sleep($3) /* $tag */; COMMIT;" >/dev/null &
+  LOCKER=$!
+  for _ in $(seq 250); do
+    [ "$(psql -X -q -At -d "$1" -c "select count(*) from pg_stat_activity where query like '%$tag%'
+          and wait_event = 'PgSleep' and pid <> pg_backend_pid()")" = 1 ] && return 0
+    sleep 0.02
+  done
+  fail "the account lock was not taken within 5 s"
+}
+
 # DE 7 values unique per run, so repeated runs never collide on the duplicate key
 de7() { date -u +%m%d%H%M%S; }
 

@@ -61,13 +61,12 @@ ok=$(awk '$2 == "00" { print $1 }' "$TMP/rcs")
 echo "1,000 connections: $(metric switchd_connections_accepted_total) accepted"
 
 # Graceful stop with 20 purchases in flight.
-psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.3
+lock_account "$DB" "$acct" 4
+locker=$LOCKER
 buy2_hex=$(echo "$buy_hex" | sed "s/$(printf '%s' "$T" | xxd -p)/$(printf '%s' "$(date -u -d '+1 sec' +%m%d%H%M%S)" | xxd -p)/")
 python3 "$here/loadclient.py" --port "$SW_PORT" --conns 20 --out "$TMP/stop.out" "$buy2_hex" >"$TMP/stop.txt" &
 client=$!
-for _ in $(seq 50); do [ "$(metric switchd_inflight)" = 20 ] && break; sleep 0.05; done
+for _ in $(seq 150); do [ "$(metric switchd_inflight)" = 20 ] && break; sleep 0.05; done
 [ "$(metric switchd_inflight)" = 20 ] || fail "purchases not in flight: $(metric switchd_inflight)"
 kill -TERM "$SW_PID"
 sleep 0.3

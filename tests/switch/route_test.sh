@@ -55,9 +55,8 @@ EOF2
 # B stalls: its account row is locked for 3 s; the route's timeout is 1 s.
 acct_b=$(psql -X -q -At -d "$DB_B" -c "select a.number from accounts a join cards c on c.account_id = a.id
                                         where c.pan_masked = '621280******7702'")
-psql -X -q -d "$DB_B" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$acct_b' FOR UPDATE; SELECT pg_sleep(3); COMMIT;" >/dev/null &
-locker=$!
-sleep 0.3
+lock_account "$DB_B" "$acct_b" 3
+locker=$LOCKER
 iso - --timeout 3 <<EOF2 || fail "stalled issuer: no 91"
 MTI=0800
 7=$T
