@@ -24,9 +24,8 @@ acct=100000011
 held() { sql "select held_amount from accounts where number='$acct'"; }
 held0=$(held)
 
-# 1. Late approval: the account is locked for 3 s, the deadline is 1.5 s.
-lock_account "$DB" "$acct" 3
-locker=$LOCKER
+# 1. Late approval: the account is locked until the 91, the deadline is 1.5 s.
+lock_account "$DB" "$acct"
 iso - --timeout 3 <<EOF2 || fail "late approval: terminal did not get 91 in time"
 $(signon)
 $(purchase 0200 000101 2500)
@@ -35,7 +34,7 @@ EOF2
 # the switch's own time from request to answer (the client's includes its start-up)
 us=$(grep 'stan=000101 .* rc=91 ' "$SW_LOG" | sed 's/.* us=//' | head -1)
 [ -n "$us" ] && [ "$us" -lt 1700000 ] || fail "91 after ${us:-?} us (deadline 1500 ms)"
-wait $locker
+unlock_account
 for _ in $(seq 50); do [ "$(held)" = "$held0" ] && break; sleep 0.1; done
 [ "$(held)" = "$held0" ] || fail "late approval still held: $(held) vs $held0"
 [ "$(sql "select response_code || '/' || reversed_amount from auth_log where stan='000101' and msg_class='auth'")" = "00/2500" ] \
@@ -79,14 +78,13 @@ wait $locker
 [ "$(held)" = "$held0" ] || fail "held after original + reversal: $(held) vs $held0"
 
 # 2. The terminal leaves before its answer: the approval is reversed.
-lock_account "$DB" "$acct" 1
-locker=$LOCKER
+lock_account "$DB" "$acct"
 iso - <<EOF2 || fail "send and leave"
 $(signon)
 !send-only
 $(purchase 0200 000102 1200)
 EOF2
-wait $locker
+unlock_account
 for _ in $(seq 50); do [ "$(held)" = "$held0" ] && break; sleep 0.1; done
 [ "$(held)" = "$held0" ] || fail "approval for a departed terminal still held"
 [ "$(metric switchd_undelivered_answers_total)" -ge 1 ] || fail "undelivered answer not counted"

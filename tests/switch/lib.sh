@@ -77,11 +77,13 @@ iso() {
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-# lock_account DB NUMBER SECONDS: another session holds the account's row
-# locked for SECONDS, in the background ($LOCKER); returns once it holds it.
+# lock_account DB NUMBER [SECONDS]: another session holds the account's row
+# locked for SECONDS (default: until unlock_account), in the background
+# ($LOCKER); returns once it holds it.
 lock_account() {
   local tag=locker_$RANDOM
-  psql -X -q -d "$1" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$2' FOR UPDATE; SELECT pg_sleep($3) /* $tag */; COMMIT;" >/dev/null &
+  LOCK_DB=$1 LOCK_TAG=$tag
+  psql -X -q -d "$1" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$2' FOR UPDATE; SELECT pg_sleep(${3:-120}) /* $tag */; COMMIT;" >/dev/null 2>&1 &
   LOCKER=$!
   for _ in $(seq 250); do
     [ "$(psql -X -q -At -d "$1" -c "select count(*) from pg_stat_activity where query like '%$tag%'
@@ -89,6 +91,12 @@ lock_account() {
     sleep 0.02
   done
   fail "the account lock was not taken within 5 s"
+}
+# unlock_account: end the last lock_account now (its session is cancelled)
+unlock_account() {
+  psql -X -q -At -d "$LOCK_DB" -c "select pg_cancel_backend(pid) from pg_stat_activity
+        where query like '%$LOCK_TAG%' and pid <> pg_backend_pid()" >/dev/null
+  wait "$LOCKER" 2>/dev/null || true
 }
 
 # DE 7 values unique per run, so repeated runs never collide on the duplicate key

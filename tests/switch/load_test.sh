@@ -61,8 +61,7 @@ ok=$(awk '$2 == "00" { print $1 }' "$TMP/rcs")
 echo "1,000 connections: $(metric switchd_connections_accepted_total) accepted"
 
 # Graceful stop with 20 purchases in flight.
-lock_account "$DB" "$acct" 4
-locker=$LOCKER
+lock_account "$DB" "$acct"
 buy2_hex=$(echo "$buy_hex" | sed "s/$(printf '%s' "$T" | xxd -p)/$(printf '%s' "$(date -u -d '+1 sec' +%m%d%H%M%S)" | xxd -p)/")
 python3 "$here/loadclient.py" --port "$SW_PORT" --conns 20 --out "$TMP/stop.out" "$buy2_hex" >"$TMP/stop.txt" &
 client=$!
@@ -72,12 +71,12 @@ kill -TERM "$SW_PID"
 sleep 0.3
 python3 -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1',$SW_PORT)) else 1)" \
   || fail "still accepting connections after SIGTERM"
+unlock_account
 wait $client || fail "purchases in flight at SIGTERM not all answered: $(cat "$TMP/stop.txt")"
 # every one decided by the database (its limit is spent: 65), none 91/96
 [ "$("$BIN/iso8583" decode "$TMP/stop.out" | grep -c 'DE 39.* 65$')" = 20 ] || fail "in-flight purchases not decided"
 wait "$SW_PID" || fail "switchd exit status $? after a graceful stop"
 SW_PID=
-wait $locker
 [ -e "$TMP/switchd.pid" ] && fail "pid file left behind"
 grep -q "no new connections or messages; finishing 20 in flight" "$SW_LOG" || fail "shutdown not logged"
 echo ok
