@@ -31,13 +31,11 @@ static const char *const state_names[] = {
 	"post",         "pin_translate", "upstream", "key_exchange", "key_store",
 	"mac_answer",   "late",      "reversing",  "done"};
 
-/* Default IBM 3624 parameters until products carry their own (card rules
- * issue): decimalisation table and validation data of docs/switchd.md. */
-#define IBM_DECTAB "0123456789012345"
 
 static void financial_after_term(struct sw_txn *t);
 static void txn_reverse(struct sw_txn *t);
 static void step_post(struct sw_txn *t);
+static void pan_hash(struct sw_txn *t);
 
 void txn_set_state(struct sw_txn *t, enum txn_state to)
 {
@@ -70,14 +68,22 @@ int sw_txn_prepare(struct pgpool *db)
 	rc |= pgpool_prepare(db, "terminal_set_keys", "SELECT terminal_set_keys($1, $2, $3, $4, $5)",
 	                     5);
 	rc |= pgpool_prepare(db, "card_lookup",
-	                     "SELECT card_id, status, pin_method, pvki, pin_verify_data, pvk_lmk "
-	                     "FROM card_lookup($1::bytea)",
+	                     "SELECT card_id, status, pin_method, pvki, pin_verify_data, pvk_lmk, "
+	                     "cvk_lmk, expiry_yymm FROM card_lookup($1::bytea)",
 	                     1);
 	rc |= pgpool_prepare(db, "authorise",
 	                     "SELECT " RESULT_COLS " FROM authorise($1, $2, $3, $4, $5, $6::bytea, "
 	                     "$7::bigint, $8::smallint, $9, $10, $11, $12, $13, $14::date, $15, "
-	                     "$16::boolean)",
-	                     16);
+	                     "$16::boolean, $17, $18)",
+	                     18);
+	rc |= pgpool_prepare(db, "pin_change",
+	                     "SELECT " RESULT_COLS " FROM pin_change($1, $2, $3, $4, $5::bytea, $6, "
+	                     "$7, $8, $9, $10::date)",
+	                     10);
+	rc |= pgpool_prepare(db, "auth_log_local",
+	                     "SELECT auth_log_local($1, $2, $3, $4, $5, $6, $7, $8::bytea, "
+	                     "$9::bigint, $10::smallint, $11, $12)",
+	                     12);
 	rc |= pgpool_prepare(db, "reverse",
 	                     "SELECT " RESULT_COLS " FROM reverse($1, $2, $3, $4, $5, $6, $7::bigint, "
 	                     "$8)",
@@ -181,6 +187,40 @@ static void log_txn(struct sw_txn *t, uint64_t us)
 	      t->auth_id[0] ? t->auth_id : "-", (unsigned long long)us);
 }
 
+static void on_logged_local(void *arg, int status, const PGresult *res)
+{
+	(void)arg;
+	if (status != PGP_OK)
+		swlog(SWLOG_WARN, 0, 0, "db", "auth_log_local: %s %s", pgp_strerror(status),
+		      res ? PQresultErrorMessage(res) : "");
+}
+
+/* A financial message answered here rather than by the database's rules
+ * (no PIN, MAC failure, format error, 91, another institution's answer):
+ * recorded in the authorisation log as msg_class 'local', without waiting
+ * and without holding the transaction. */
+static void log_local(struct sw_txn *t)
+{
+	if (t->kind == TK_NETMGMT || t->db_decided)
+		return;
+	if (t->pan[0] && !t->pan_hash[0])
+		pan_hash(t);
+	const char *type = t->kind == TK_REVERSAL     ? "reversal"
+	                   : t->kind == TK_COMPLETION ? "completion"
+	                                              : t->txn_type;
+	const char *v[12] = {t->mti, type[0] ? type : NULL, t->proc[0] ? t->proc : NULL,
+	                     t->acq[0] ? t->acq : NULL, t->tid[0] ? t->tid : NULL,
+	                     t->stan[0] ? t->stan : NULL, t->de7[0] ? t->de7 : NULL,
+	                     t->pan_hash[0] ? t->pan_hash : NULL,
+	                     fields_all_digits(t->amount) ? t->amount : NULL,
+	                     fields_all_digits(t->currency) ? t->currency : NULL, t->rc,
+	                     t->rule[0] ? t->rule : "-"};
+	int err;
+	if (!pgp_exec(t->sw->db, "auth_log_local", 12, v, on_logged_local, NULL, &err))
+		swlog(SWLOG_WARN, t->conn ? t->conn->id : 0, t->id, "db",
+		      "auth_log_local not sent: %s", pgp_strerror(err));
+}
+
 /* Queue the packed answer, account for it, and let go of the connection.
  * Returns whether the terminal was still there to receive it. */
 static bool txn_deliver(struct sw_txn *t)
@@ -188,6 +228,7 @@ static bool txn_deliver(struct sw_txn *t)
 	uint64_t us = sw_now_us() - t->t0_us;
 	swm_answer(t->mti, t->rc, us);
 	log_txn(t, us);
+	log_local(t);
 	struct sw_conn *c = t->conn;
 	t->sw->inflight--;
 	event_del(t->deadline);
@@ -472,7 +513,7 @@ void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn 
 
 /* ---- financial messages --------------------------------------------------- */
 
-static void on_posted(void *arg, int status, const PGresult *res)
+void txn_posted(void *arg, int status, const PGresult *res)
 {
 	struct sw_txn *t = arg;
 	bool ok = status == PGP_OK && PQntuples(res) == 1;
@@ -487,6 +528,7 @@ static void on_posted(void *arg, int status, const PGresult *res)
 		txn_answer_now(t, "91", "db_unavailable");
 		return;
 	}
+	t->db_decided = true;
 	snprintf(t->rc, sizeof t->rc, "%s", PQgetvalue(res, 0, 0));
 	snprintf(t->rule, sizeof t->rule, "%s", PQgetvalue(res, 0, 1));
 	snprintf(t->auth_id, sizeof t->auth_id, "%s", PQgetvalue(res, 0, 2));
@@ -494,7 +536,8 @@ static void on_posted(void *arg, int status, const PGresult *res)
 	snprintf(t->cur_acct, sizeof t->cur_acct, "%03d", atoi(PQgetvalue(res, 0, 5)));
 	t->fee = atoll(PQgetvalue(res, 0, 6));
 	if (!PQgetisnull(res, 0, 7) && !PQgetisnull(res, 0, 8) &&
-	    (!strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance"))) {
+	    (!strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance") ||
+	     !strcmp(t->txn_type, "pin_change"))) {
 		t->ledger = atoll(PQgetvalue(res, 0, 7));
 		t->avail = atoll(PQgetvalue(res, 0, 8));
 		t->have_balances = true;
@@ -505,13 +548,21 @@ static void on_posted(void *arg, int status, const PGresult *res)
 static void step_post(struct sw_txn *t)
 {
 	bool ok;
-	if (t->kind == TK_FINANCIAL) {
-		const char *v[16] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
+	if (t->kind == TK_FINANCIAL && !strcmp(t->txn_type, "pin_change")) {
+		const char *v[10] = {t->acq, t->tid, t->stan, t->de7, t->pan_hash,
+		                     t->pin_result[0] ? t->pin_result : NULL,
+		                     t->new_pin_data[0] ? t->new_pin_data : NULL, t->mti, t->proc,
+		                     t->expiry[0] ? t->expiry : NULL};
+		ok = txn_db_exec(t, TXN_POST, "pin_change", 10, v, txn_posted);
+	} else if (t->kind == TK_FINANCIAL) {
+		const char *v[18] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
 		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
 		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,
 		                     t->proc, t->expiry[0] ? t->expiry : NULL,
-		                     t->pin_result[0] ? t->pin_result : NULL, "false"};
-		ok = txn_db_exec(t, TXN_POST, "authorise", 16, v, on_posted);
+		                     t->pin_result[0] ? t->pin_result : NULL,
+		                     t->recurring ? "true" : "false", t->cvm,
+		                     t->cvv2_result[0] ? t->cvv2_result : NULL};
+		ok = txn_db_exec(t, TXN_POST, "authorise", 18, v, txn_posted);
 	} else {
 		char mti[5];
 		/* Repeats are logged under the original's MTI. */
@@ -520,46 +571,104 @@ static void step_post(struct sw_txn *t)
 		const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
 		                    t->kind == TK_REVERSAL ? t->replacement : t->amount, mti};
 		ok = txn_db_exec(t, TXN_POST, t->kind == TK_REVERSAL ? "reverse" : "complete", 8, v,
-		             on_posted);
+		             txn_posted);
 	}
 	if (!ok) {
 		txn_answer_now(t, "91", "db_unavailable");
 	}
 }
 
+/* An HSM check's verdict: 1 verified, 0 wrong (a PIN block that decrypts
+ * to no valid PIN is a wrong PIN), -1 an HSM error (logged, answered 96). */
+int txn_hsm_verdict(struct sw_txn *t, const hsmc_reply *r, const char *what)
+{
+	switch (r->hsm_err) {
+	case HSM_E_OK:
+		return 1;
+	case HSM_E_VERIFY:
+	case HSM_E_PIN_BLOCK:
+	case HSM_E_PIN_LEN:
+		return 0;
+	default:
+		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm",
+		      "%s tid=%s: HSM error %02d (%s)", what, t->tid, r->hsm_err,
+		      hsmc_hsm_strerror(r->hsm_err));
+		txn_answer_now(t, "96", "hsm_error");
+		return -1;
+	}
+}
+
+/* PIN verification (DC/DA) or PIN change (CU/DU, whose answer carries the
+ * new PVV or offset). */
 static void on_pin(const hsmc_reply *r, void *arg)
 {
 	struct sw_txn *t = arg;
 	if (!txn_hsm_back(t, r, "pin verify"))
 		return;
-	switch (r->hsm_err) {
-	case HSM_E_OK:
-		strcpy(t->pin_result, "ok");
-		break;
-	case HSM_E_VERIFY:
-	case HSM_E_PIN_BLOCK: /* a block that decrypts to no valid PIN is a wrong PIN */
-	case HSM_E_PIN_LEN:
-		strcpy(t->pin_result, "bad");
-		break;
-	default:
-		swlog(SWLOG_ERROR, t->conn ? t->conn->id : 0, t->id, "hsm",
-		      "pin verify tid=%s: HSM error %02d (%s)", t->tid, r->hsm_err,
-		      hsmc_hsm_strerror(r->hsm_err));
-		txn_answer_now(t, "96", "hsm_error");
+	int v = txn_hsm_verdict(t, r, "pin verify");
+	if (v < 0)
 		return;
-	}
+	strcpy(t->pin_result, v ? "ok" : "bad");
+	if (v && !strcmp(t->txn_type, "pin_change"))
+		snprintf(t->new_pin_data, sizeof t->new_pin_data, "%.12s", r->value);
 	step_post(t);
 }
 
 /* IBM 3624 validation data: the PAN's 11 digits before the check digit
  * and 'N'-style padding with F, 16 hex (docs/switchd.md). */
-static void ibm_valdata(const char *pan, char out[17])
+void txn_ibm_valdata(const char *pan, char out[17])
 {
 	size_t n = strlen(pan);
 	size_t take = n - 1 < 11 ? n - 1 : 11;
 	memcpy(out, pan + (n - 1 - take), take);
 	memset(out + take, 'F', 16 - take);
 	out[16] = '\0';
+}
+
+void txn_hsm_refused(struct sw_txn *t, int err)
+{
+	swm_inc(SWM_HSM_ERRORS);
+	txn_answer_now(t, err == HSMC_ERR_ARG ? "96" : "91",
+	               err == HSMC_ERR_ARG ? "hsm_bad_request" : "hsm_unavailable");
+}
+
+static void on_cvv2(const hsmc_reply *r, void *arg)
+{
+	struct sw_txn *t = arg;
+	if (!txn_hsm_back(t, r, "cvv2 verify"))
+		return;
+	int v = txn_hsm_verdict(t, r, "cvv2 verify");
+	if (v < 0)
+		return;
+	strcpy(t->cvv2_result, v ? "ok" : "bad");
+	step_post(t);
+}
+
+/* The PIN block (and for a PIN change the new one) to hsm-sim. */
+static void pin_verify(struct sw_txn *t)
+{
+	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
+	                    .format = HSM_PBF_ISO0};
+	bool ibm = strcmp(t->pin_method, "pvv") != 0;
+	char valdata[17];
+	txn_ibm_valdata(t->pan, valdata);
+	int err;
+	txn_set_state(t, TXN_PIN_VERIFY);
+	if (!strcmp(t->txn_type, "pin_change"))
+		err = hsmc_pin_change(t->sw->hsm, &src, t->pan, t->pvk, ibm, atoi(t->pvki),
+		                      t->pin_data, IBM_DECTAB, valdata, t->pin_data,
+		                      t->new_pin_block, on_pin, t);
+	else if (!ibm)
+		err = hsmc_verify_pin_pvv(t->sw->hsm, &src, t->pan, t->pvk, atoi(t->pvki), t->pin_data,
+		                          on_pin, t);
+	else
+		err = hsmc_verify_pin_ibm(t->sw->hsm, &src, t->pan, t->pvk, IBM_DECTAB, valdata,
+		                          t->pin_data, on_pin, t);
+	if (err) {
+		txn_hsm_refused(t, err);
+		return;
+	}
+	t->op_pending = true;
 }
 
 static void on_card(void *arg, int status, const PGresult *res)
@@ -572,6 +681,24 @@ static void on_card(void *arg, int status, const PGresult *res)
 		step_post(t);
 		return;
 	}
+	if (!t->pin_block[0]) {
+		/* A CVV2 to check. */
+		if (PQgetisnull(res, 0, 6)) {
+			txn_answer_now(t, "05", "no_cvk");
+			return;
+		}
+		snprintf(t->cvk, sizeof t->cvk, "%s", PQgetvalue(res, 0, 6));
+		snprintf(t->card_yymm, sizeof t->card_yymm, "%s", PQgetvalue(res, 0, 7));
+		txn_set_state(t, TXN_PIN_VERIFY);
+		int err = hsmc_verify_cvv(t->sw->hsm, t->cvk, t->pan, t->card_yymm, "000", t->cvv2,
+		                          on_cvv2, t);
+		if (err) {
+			txn_hsm_refused(t, err);
+			return;
+		}
+		t->op_pending = true;
+		return;
+	}
 	if (PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 5)) {
 		/* A PIN was entered but the card has no PIN data to check it
 		 * against: never approve on an unchecked PIN. */
@@ -582,28 +709,7 @@ static void on_card(void *arg, int status, const PGresult *res)
 	snprintf(t->pvki, sizeof t->pvki, "%s", PQgetisnull(res, 0, 3) ? "1" : PQgetvalue(res, 0, 3));
 	snprintf(t->pin_data, sizeof t->pin_data, "%s", PQgetvalue(res, 0, 4));
 	snprintf(t->pvk, sizeof t->pvk, "%s", PQgetvalue(res, 0, 5));
-
-	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
-	                    .format = HSM_PBF_ISO0};
-	int err;
-	txn_set_state(t, TXN_PIN_VERIFY);
-	if (!strcmp(t->pin_method, "pvv")) {
-		err = hsmc_verify_pin_pvv(t->sw->hsm, &src, t->pan, t->pvk, atoi(t->pvki), t->pin_data,
-		                          on_pin, t);
-	} else {
-		char valdata[17];
-		ibm_valdata(t->pan, valdata);
-		err = hsmc_verify_pin_ibm(t->sw->hsm, &src, t->pan, t->pvk, IBM_DECTAB, valdata,
-		                          t->pin_data, on_pin, t);
-	}
-	if (err) {
-		swm_inc(SWM_HSM_ERRORS);
-		txn_set_rc(t, err == HSMC_ERR_ARG ? "96" : "91",
-		       err == HSMC_ERR_ARG ? "hsm_bad_request" : "hsm_unavailable");
-		txn_answer(t);
-		return;
-	}
-	t->op_pending = true;
+	pin_verify(t);
 }
 
 static void pan_hash(struct sw_txn *t)
@@ -632,17 +738,28 @@ static void financial_after_mac(struct sw_txn *t)
 		txn_route(t);
 		return;
 	}
-	bool cash_or_inquiry = !strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance");
-	if (!t->pin_block[0] && cash_or_inquiry && !strcmp(t->term_kind, "atm")) {
+	bool pin_change = !strcmp(t->txn_type, "pin_change");
+	bool at_atm = !strcmp(t->term_kind, "atm");
+	bool needs_pin = !strcmp(t->txn_type, "cash") || !strcmp(t->txn_type, "balance") ||
+	                 pin_change;
+	if (!t->pin_block[0] && needs_pin && at_atm) {
 		txn_answer_now(t, "55", "pin_required");
 		return;
 	}
+	if (pin_change && !t->new_pin_block[0]) {
+		txn_answer_now(t, "30", "format: PIN change without DE 48 NP");
+		return;
+	}
+	if (!strcmp(t->txn_type, "cardless")) {
+		txn_cardless(t);
+		return;
+	}
 	pan_hash(t);
-	if (!t->pin_block[0]) {
+	if (!t->pin_block[0] && !t->cvv2[0]) {
 		step_post(t);
 		return;
 	}
-	if (!t->tpk[0]) {
+	if (t->pin_block[0] && !t->tpk[0]) {
 		/* No TPK yet (no key change): the PIN block cannot be read. */
 		txn_answer_now(t, "55", "no_tpk");
 		return;
@@ -771,6 +888,8 @@ void txn_free(struct sw_txn *t)
 	event_del(t->retry);
 	explicit_bzero(t->pan, sizeof t->pan);
 	explicit_bzero(t->pin_block, sizeof t->pin_block);
+	explicit_bzero(t->new_pin_block, sizeof t->new_pin_block);
+	explicit_bzero(t->cvv2, sizeof t->cvv2);
 	if (t->rawcap)
 		explicit_bzero(t->raw, t->rawcap);
 	t->state = TXN_DONE;

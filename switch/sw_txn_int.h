@@ -64,14 +64,19 @@ struct sw_txn {
 	char txn_type[16], pan_hash[68], pin_block[17], nmic[4];
 	char orig_stan[7], orig_de7[11], replacement[13];
 	unsigned mac_de;           /* 64 or 128 when the request carries a MAC */
+	char entry_mode[4], cond_code[3]; /* DE 22, DE 25 */
+	char cvv2[4], new_pin_block[17];  /* DE 48 tags C2, NP */
+	char reference[17];        /* DE 102: a cardless-cash voucher's cash-account number */
+	bool recurring;            /* DE 48 tag RC = 1: a card-on-file recurring charge */
+	const char *cvm;           /* how the cardholder was verified, for authorise() */
 
 	/* The terminal (copied from the cache). */
 	bool term_known, term_active;
 	char term_kind[4], tmk[82], tpk[82], tak[82];
 
 	/* card_lookup() */
-	char pin_method[8], pvki[4], pin_data[16], pvk[82];
-	char pin_result[4];
+	char pin_method[8], pvki[4], pin_data[16], pvk[82], cvk[82], card_yymm[5];
+	char pin_result[4], cvv2_result[4], new_pin_data[13];
 
 	/* Routed to another institution (sw_link.h). */
 	struct sw_link *link;
@@ -81,6 +86,7 @@ struct sw_txn {
 	char up54[121];
 
 	/* Outcome. */
+	bool db_decided;           /* the answer came from the database's rules (else logged as 'local') */
 	char rc[3], rule[64], approval[7], auth_id[24], cur_acct[4];
 	long long fee, ledger, avail;
 	bool have_balances;
@@ -113,6 +119,22 @@ bool txn_hsm_back(struct sw_txn *t, const hsmc_reply *r, const char *what);
 /* Load t->tid's keys (from the cache unless fresh), then next(t). */
 void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *));
 
+/* The callback of the statements that decide (authorise() and its
+ * kin, returning an auth_result): records the outcome and answers. */
+void txn_posted(void *arg, int status, const PGresult *res);
+/* An HSM check's verdict: 1 verified, 0 wrong, -1 an HSM error (logged
+ * and answered 96 here). */
+int txn_hsm_verdict(struct sw_txn *t, const hsmc_reply *r, const char *what);
+/* An hsmc_* call refused to send (err): 96 for a bad request, else 91. */
+void txn_hsm_refused(struct sw_txn *t, int err);
+/* IBM 3624 parameters (docs/switchd.md): the fixed decimalisation table,
+ * and the validation data of an account number (PAN or voucher). */
+#define IBM_DECTAB "0123456789012345"
+void txn_ibm_valdata(const char *pan, char out[17]);
+
+/* sw_cardless.c: a cardless-cash withdrawal (processing code 93). */
+void txn_cardless(struct sw_txn *t);
+
 /* sw_netm.c: an 0800. */
 void txn_netmgmt(struct sw_txn *t);
 /* sw_route.c: forward a financial request on t->link. */
@@ -134,6 +156,8 @@ void fields_put_mac(struct sw_txn *t, const char *mac_hex);
 bool fields_request_mac(const struct sw_txn *t, char mac_hex[17], size_t *covered);
 /* The key-change DE 48 from the HSM's answer. */
 void fields_key_tags(struct sw_txn *t, const hsmc_reply *r);
+/* Non-empty and only the digits 0-9. */
+bool fields_all_digits(const char *s);
 /* Masked PAN for logs. */
 void fields_masked_pan(const struct sw_txn *t, char out[24]);
 

@@ -143,13 +143,16 @@ static const char *pan_key(const char *var, const char *fallback, bool warn)
     return fallback;
 }
 
-/* What the demo needs from hsm-sim: PIN data, then terminal master keys. */
+/* What the demo needs from hsm-sim: PIN data, CVV keys, then terminal
+ * master keys. */
 static int demo_hsm_data(PGconn *db, const char *hsm_addr)
 {
     schsm *hsm = schsm_open(hsm_addr);
     if (!hsm)
         return 1;
     int rc = demo_pin_data(db, hsm);
+    if (rc == 0)
+        rc = demo_cvk_data(db, hsm);
     if (rc == 0)
         rc = demo_terminal_tmks(db, hsm, opt_schema);
     schsm_close(hsm);

@@ -11,13 +11,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A new key of hsm-sim's type (e.g. HSM_KT_PVK) stored in crypto_keys as
+ * KIND ('PVK', 'CVK') with label demo-kind-N, inside the caller's
+ * transaction. key: its LMK form; id: its crypto_keys id. */
+static int new_key(PGconn *db, schsm *hsm, const char *type, const char *kind,
+                   char key[sizeof ((hsmc_reply *)0)->key_lmk], char kcv[7], char id[24])
+{
+    struct schsm_wait w = {0};
+    int err = hsmc_generate_key(schsm_pool(hsm), type, 'U', NULL, NULL, schsm_on_reply, &w);
+    if (!schsm_done(hsm, err, &w)) {
+        schsm_perror(err, &w, kind);
+        return 1;
+    }
+    snprintf(key, sizeof ((hsmc_reply *)0)->key_lmk, "%s", w.r.key_lmk);
+    snprintf(kcv, 7, "%s", w.r.kcv);
+    const char *v[3] = {kind, key, kcv};
+    PGresult *r = scdb_exec(db, "INSERT INTO crypto_keys (kind, label, key_lmk, kcv)"
+                                " VALUES ($1, 'demo-' || lower($1) || '-' ||"
+                                " (SELECT count(*) + 1 FROM crypto_keys WHERE kind = $1), $2, $3)"
+                                " RETURNING id", 3, v);
+    if (r == NULL)
+        return 1;
+    snprintf(id, 24, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 int demo_pin_data(PGconn *db, schsm *hsm)
 {
     int err = 0, rc = 1;
     PGresult *cards = NULL, *r = NULL;
     struct schsm_wait w = {0};
     char pvk[sizeof w.r.key_lmk], kcv[sizeof w.r.kcv], keyid[24];
-    const char *kp[2] = {pvk, kcv};
     cards = scdb_exec(db, "SELECT d.card_id, d.pan FROM demo_card_numbers d"
                           "  JOIN cards c ON c.id = d.card_id WHERE c.pin_method IS NULL"
                           " ORDER BY d.card_id", 0, NULL);
@@ -29,25 +54,12 @@ int demo_pin_data(PGconn *db, schsm *hsm)
         goto out;
     }
 
-    err = hsmc_generate_key(schsm_pool(hsm), HSM_KT_PVK, 'U', NULL, NULL, schsm_on_reply, &w);
-    if (!schsm_done(hsm, err, &w)) {
-        schsm_perror(err, &w, "generate PVK");
-        goto out;
-    }
-    snprintf(pvk, sizeof pvk, "%s", w.r.key_lmk);
-    snprintf(kcv, sizeof kcv, "%s", w.r.kcv);
-
     r = scdb_exec(db, "BEGIN", 0, NULL);
     if (r == NULL)
         goto out;
     PQclear(r);
-    r = scdb_exec(db, "INSERT INTO crypto_keys (kind, label, key_lmk, kcv)"
-                      " VALUES ('PVK', 'demo-pvk-' || (SELECT count(*) + 1 FROM crypto_keys WHERE kind = 'PVK'), $1, $2)"
-                      " RETURNING id", 2, kp);
-    if (r == NULL)
+    if (new_key(db, hsm, HSM_KT_PVK, "PVK", pvk, kcv, keyid) != 0)
         goto rollback;
-    snprintf(keyid, sizeof keyid, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
 
     for (int i = 0; i < PQntuples(cards); i++) {
         struct schsm_wait pw = {0};
@@ -78,4 +90,34 @@ rollback:
 out:
     PQclear(cards);
     return rc;
+}
+
+int demo_cvk_data(PGconn *db, schsm *hsm)
+{
+    char cvk[sizeof ((hsmc_reply *)0)->key_lmk], kcv[7], keyid[24];
+    PGresult *r = scdb_exec(db, "SELECT count(*) FROM cards WHERE cvk_key_id IS NULL", 0, NULL);
+    if (r == NULL)
+        return 1;
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (n == 0) {
+        printf("demo cards already have a CVK\n");
+        return 0;
+    }
+    r = scdb_exec(db, "BEGIN", 0, NULL);
+    if (r == NULL)
+        return 1;
+    PQclear(r);
+    const char *v[1] = {keyid};
+    if (new_key(db, hsm, HSM_KT_CVK, "CVK", cvk, kcv, keyid) != 0 ||
+        (r = scdb_exec(db, "UPDATE cards SET cvk_key_id = $1::int WHERE cvk_key_id IS NULL", 1, v)) == NULL) {
+        PQclear(scdb_exec(db, "ROLLBACK", 0, NULL));
+        return 1;
+    }
+    PQclear(r);
+    if ((r = scdb_exec(db, "COMMIT", 0, NULL)) == NULL)
+        return 1;
+    PQclear(r);
+    printf("CVV keys: %ld cards, CVK %s (KCV %s) from hsm-sim\n", n, keyid, kcv);
+    return 0;
 }

@@ -15,4 +15,8 @@
  * one-line error on stderr. Clear PINs and PANs are never printed. */
 int demo_pin_data(PGconn *db, schsm *hsm);
 
+/* A CVK from hsm-sim (kept under its LMK) for every card that has none,
+ * in one transaction: CVV2s can then be checked (docs/switchctl.md). */
+int demo_cvk_data(PGconn *db, schsm *hsm);
+
 #endif

@@ -50,13 +50,16 @@ EOF2
 [ "$(held "$DB_B" $upi)" = $((b0 + 1000)) ] || fail "routed purchase not held at B"
 [ "$(held "$DB_A" $upi)" = "$a0" ] || fail "routed purchase held at A too"
 [ "$(sql "select count(*) from auth_log where stan = '000003'")" = 1 ] || fail "local purchase not decided by A"
-[ "$(sql "select count(*) from auth_log where stan = '000002'")" = 0 ] || fail "routed purchase decided by A"
+[ "$(sql "select count(*) from auth_log where stan = '000002' and msg_class <> 'local'")" = 0 ] || fail "routed purchase decided by A"
+# ... but A's log shows what the terminal got, and from whom
+for _ in $(seq 50); do [ "$(sql "select response_code || ' ' || rule from auth_log where stan = '000002'")" = "00 upstream_upi" ] && break; sleep 0.1; done
+[ "$(sql "select response_code || ' ' || rule from auth_log where stan = '000002'")" = "00 upstream_upi" ] \
+  || fail "routed purchase not in A's authorisation log as local: $(sql "select msg_class, response_code, rule from auth_log where stan = '000002'")"
 
-# B stalls: its account row is locked for 3 s; the route's timeout is 1 s.
+# B stalls: its account row is locked until the 91; the route's timeout is 1 s.
 acct_b=$(psql -X -q -At -d "$DB_B" -c "select a.number from accounts a join cards c on c.account_id = a.id
                                         where c.pan_masked = '621280******7702'")
-lock_account "$DB_B" "$acct_b" 3
-locker=$LOCKER
+lock_account "$DB_B" "$acct_b"
 iso - --timeout 3 <<EOF2 || fail "stalled issuer: no 91"
 MTI=0800
 7=$T
@@ -69,7 +72,7 @@ $(purchase 0200 000005 2000 POS00001 $upi)
 EOF2
 us=$(grep 'stan=000005 .* rc=91 ' "$SW_LOG" | sed 's/.* us=//' | head -1)
 [ -n "$us" ] && [ "$us" -lt 1500000 ] || fail "91 after ${us:-?} us (route timeout 1000 ms)"
-wait $locker
+unlock_account
 for _ in $(seq 150); do [ "$(held "$DB_B" $upi)" = $((b0 + 1000)) ] && break; sleep 0.1; done
 [ "$(held "$DB_B" $upi)" = $((b0 + 1000)) ] || fail "timed-out purchase still held at B: $(held "$DB_B" $upi)"
 grep -q "reversal of stan=.* answered 00" "$SW_LOG" || fail "A's reversal not confirmed by B"
