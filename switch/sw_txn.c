@@ -88,6 +88,10 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT " RESULT_COLS " FROM reverse($1, $2, $3, $4, $5, $6, $7::bigint, "
 	                     "$8)",
 	                     8);
+	rc |= pgpool_prepare(db, "reverse_advice",
+	                     "SELECT " RESULT_COLS " FROM reverse_advice($1, $2, $3, $4, $5, $6, "
+	                     "$7::bigint, $8, $9, $10::bytea, $11::bigint, $12::smallint)",
+	                     12);
 	rc |= pgpool_prepare(db, "complete",
 	                     "SELECT " RESULT_COLS " FROM complete_preauth($1, $2, $3, $4, $5, $6, "
 	                     "$7::bigint, $8)",
@@ -568,10 +572,20 @@ static void step_post(struct sw_txn *t)
 		/* Repeats are logged under the original's MTI. */
 		memcpy(mti, t->mti, 5);
 		mti[3] = '0';
-		const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
-		                    t->kind == TK_REVERSAL ? t->replacement : t->amount, mti};
-		ok = txn_db_exec(t, TXN_POST, t->kind == TK_REVERSAL ? "reverse" : "complete", 8, v,
-		             txn_posted);
+		if (t->kind == TK_REVERSAL && t->pan[0] && !t->pan_hash[0])
+			pan_hash(t);
+		/* reverse_advice(): reverse(), and a placeholder for an original
+		 * not seen yet (migration 012); complete_preauth() */
+		const char *v[12] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
+		                     t->kind == TK_REVERSAL ? t->replacement : t->amount, mti,
+		                     t->txn_type[0] ? t->txn_type : NULL,
+		                     t->pan_hash[0] ? t->pan_hash : NULL,
+		                     t->amount[0] ? t->amount : NULL,
+		                     t->currency[0] ? t->currency : NULL};
+		if (t->kind == TK_REVERSAL)
+			ok = txn_db_exec(t, TXN_POST, "reverse_advice", 12, v, txn_posted);
+		else
+			ok = txn_db_exec(t, TXN_POST, "complete", 8, v, txn_posted);
 	}
 	if (!ok) {
 		txn_answer_now(t, "91", "db_unavailable");

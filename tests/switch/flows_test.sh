@@ -130,8 +130,10 @@ MTI=0421
 90=0200000011${T}0000000000100000000000
 !expect MTI=0430 39=00
 
-# a reversal of nothing: 25
+# a reversal whose original never arrived: acknowledged (an advice must
+# be, or the terminal repeats it for ever)...
 MTI=0420
+2=4539100000001107
 3=000000
 4=000000001500
 7=$T
@@ -140,8 +142,20 @@ MTI=0420
 41=POS00001
 49=840
 90=0200999999${T}0000000000100000000000
-!expect MTI=0430 39=25
+!expect MTI=0430 39=00
+
+# ... and should the original come after all, it takes nothing: 91
+$(purchase 0200 999999 1500)
+!expect MTI=0210 39=91 38=-
+
+# the same key with other content: 94
+$(purchase 0200 999999 1700)
+!expect MTI=0210 39=94 38=-
 EOF2
+[ "$(sql "select response_code || ' ' || rule from auth_log where stan='000022'")" = "00 original_not_found_acknowledged" ] \
+  || fail "unknown original's reversal: $(sql "select response_code, rule from auth_log where stan='000022'")"
+[ "$(sql "select response_code || ' ' || rule || ' ' || coalesce(hold_id::text, '-') from auth_log where stan='999999' and msg_class='auth'")" = "91 reversed_before_arrival -" ] \
+  || fail "original after its reversal: $(sql "select response_code, rule, hold_id from auth_log where stan='999999'")"
 [ "$(sql "select held_amount from accounts where number='$acct'")" = "$held_before" ] || fail "hold not released"
 [ "$(sql "select status from holds h join auth_log l on l.hold_id = h.id where l.stan='000011' and l.msg_class='auth'")" = reversed ] \
   || fail "hold not reversed"
