@@ -1,4 +1,5 @@
 #include "hsmclient.h"
+#include "keycomp.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -854,7 +855,7 @@ int hsmc_form_key(hsmc_pool *p, const char *type, char scheme, const char *const
 {
     BLD(w, 256);
     char s[3] = {scheme, (char)('0' + n), '\0'};
-    size_t hl = scheme == 'U' ? 32 : scheme == 'T' ? 48 : 0;
+    size_t hl = keycomp_hex_len(scheme);
     if (!components || n < 1 || n > 3 || !hl)
         return HSMC_ERR_ARG;
     adds(&w, "FK");

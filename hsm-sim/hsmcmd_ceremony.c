@@ -20,15 +20,16 @@ static bool formable(const char *t)
     return false;
 }
 
-/* FK: key = component 1 XOR ... XOR component n (n = 1..3), odd parity
- * set on the result (DES ignores the parity bits, so this does not change
- * the key a terminal computes from the same components). Refused: AES
- * schemes (27), a result that is a weak key or collapses to single DES
- * (27). Nothing of the components is logged or kept. */
+/* FK: key = component 1 XOR ... XOR component n (n = 1..3). TDES: odd
+ * parity set on the result (DES ignores the parity bits, so this does not
+ * change the key a terminal computes from the same components); refused
+ * (27) when it is a weak key or collapses to single DES. AES (schemes P, Q,
+ * R, e.g. an AES DUKPT BDK): refused (27) when the result is all zeros.
+ * Nothing of the components is logged or kept. */
 int hc_fk(struct ctx *x, struct cur *c, struct wr *w)
 {
-    char t[4], h[49];
-    uint8_t part[24], key[24] = {0};
+    char t[4], h[65];
+    uint8_t part[32], key[32] = {0};
     enum pc_alg alg;
     size_t len;
     int n = 0;
@@ -43,8 +44,6 @@ int hc_fk(struct ctx *x, struct cur *c, struct wr *w)
     const char *s = hc_take(c, 1);
     if (!s || hc_scheme_key(*s, &alg, &len) != HSM_E_OK)
         return HSM_E_INPUT;
-    if (alg != PC_ALG_TDES)
-        return HSM_E_KEY_TYPE;
     if ((rc = hc_get_num(c, 1, &n)) != HSM_E_OK || n < 1 || n > 3)
         return HSM_E_INPUT;
     for (int i = 0; i < n && rc == HSM_E_OK; i++) {
@@ -54,9 +53,15 @@ int hc_fk(struct ctx *x, struct cur *c, struct wr *w)
         for (size_t j = 0; rc == HSM_E_OK && j < len; j++)
             key[j] ^= part[j];
     }
-    if (rc == HSM_E_OK) {
+    if (rc == HSM_E_OK && alg == PC_ALG_TDES) {
         pc_des_set_parity(key, len);
         if (pc_tdes_key_weak(key, len))
+            rc = HSM_E_KEY_TYPE;
+    } else if (rc == HSM_E_OK) {
+        uint8_t any = 0;
+        for (size_t j = 0; j < len; j++)
+            any |= key[j];
+        if (!any)
             rc = HSM_E_KEY_TYPE;
     }
     if (rc == HSM_E_OK)

@@ -32,7 +32,7 @@ static const char usage_text[] =
     "  genkey TYPE [--scheme U|T|P|Q|R] [--kek-type zmk|tmk --kek KEY]\n"
     "                                         TYPE: zmk zpk tpk tak tmk pvk zak bdk cvk imk\n"
     "  kcv TYPE --key KEY                     key check value\n"
-    "  form-key TYPE [--scheme U|T]           form a key from 1-3 clear components read\n"
+    "  form-key TYPE [--scheme U|T|P|Q|R]     form a key from 1-3 clear components read\n"
     "                                         from stdin, one a line (hsm-sim --authorised);\n"
     "                                         TYPE: tmk zmk pvk bdk cvk\n"
     "  key-exchange --tmk KEY [--scheme U]    new TPK and TAK under a terminal's TMK\n"
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
             ok = ok || strcmp(formable[i], type) == 0;
         if (!ok)
             die(2, "form-key makes master and card keys only (tmk zmk pvk bdk cvk), not %s", arg1);
-        if (s && strlen(s) != 1)
-            die(2, "scheme must be U or T, not %s", s);
+        if (s && (strlen(s) != 1 || !keycomp_hex_len(s[0])))
+            die(2, "scheme must be U, T (TDES), P, Q or R (AES), not %s", s);
         if (keycomp_read(stdin, s ? s[0] : 'U', &kc, e, sizeof e) != 0)
             die(2, "%s", e);
         const char *cv[KEYCOMP_MAX] = {kc.c[0], kc.c[1], kc.c[2]};

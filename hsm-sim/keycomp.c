@@ -31,16 +31,26 @@ static bool squeeze(const char *line, char *out, size_t cap, size_t *n)
     return true;
 }
 
+size_t keycomp_hex_len(char scheme)
+{
+    switch (scheme) {
+    case 'U': case 'P': return 32;
+    case 'T': case 'Q': return 48;
+    case 'R': return 64;
+    default: return 0;
+    }
+}
+
 int keycomp_read(FILE *f, char scheme, keycomp *out, char *err, size_t errlen)
 {
-    size_t want = scheme == 'U' ? 32 : scheme == 'T' ? 48 : 0;
+    size_t want = keycomp_hex_len(scheme);
     char line[256], hex[KEYCOMP_HEX_MAX];
     struct termios saved;
     bool tty = isatty(fileno(f)) && tcgetattr(fileno(f), &saved) == 0;
     int rc = 0;
     memset(out, 0, sizeof *out);
     if (!want) {
-        snprintf(err, errlen, "scheme must be U (double length) or T (triple length)");
+        snprintf(err, errlen, "scheme must be U or T (TDES double or triple length), P, Q or R (AES-128/192/256)");
         return -1;
     }
     if (tty) {

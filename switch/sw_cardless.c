@@ -48,8 +48,9 @@ static void on_voucher(void *arg, int status, const PGresult *res)
 	snprintf(offset, sizeof offset, "%s", PQgetvalue(res, 0, 3));
 	snprintf(pvk, sizeof pvk, "%s", PQgetvalue(res, 0, 4));
 	txn_ibm_valdata(t->reference, valdata);
-	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
-	                    .format = HSM_PBF_ISO0};
+	hsmc_pin_src src;
+	if (!txn_pin_src(t, &src))
+		return;
 	txn_set_state(t, TXN_PIN_VERIFY);
 	int err = hsmc_verify_pin_ibm(t->sw->hsm, &src, t->reference, pvk, IBM_DECTAB, valdata,
 	                              offset, on_code, t);
@@ -70,10 +71,9 @@ void txn_cardless(struct sw_txn *t)
 		txn_answer_now(t, "55", "voucher_code_required");
 		return;
 	}
-	if (!t->tpk[0]) {
-		txn_answer_now(t, "55", "no_tpk");
+	hsmc_pin_src src;
+	if (!txn_pin_src(t, &src))
 		return;
-	}
 	const char *v[1] = {t->reference};
 	if (!txn_db_exec(t, TXN_CARD_LOOKUP, "voucher_lookup", 1, v, on_voucher))
 		txn_answer_now(t, "91", "db_unavailable");

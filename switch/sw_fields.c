@@ -183,9 +183,9 @@ static int de48_tag(const struct sw_txn *t, const char *tag, char *dst, size_t c
 	return 0;
 }
 
-static bool is_hex16(const char *s)
+static bool is_hex(const char *s, size_t n)
 {
-	if (strlen(s) != 16)
+	if (strlen(s) != n)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= '0' && *s <= '9') || (*s >= 'A' && *s <= 'F') || (*s >= 'a' && *s <= 'f')))
@@ -217,9 +217,25 @@ static bool verification_fields(struct sw_txn *t)
 		return fail(t, "30", "format: DE 48 tags malformed");
 	if (r1 > 0 && (strlen(t->cvv2) != 3 || !fields_all_digits(t->cvv2)))
 		return fail(t, "30", "format: DE 48 C2 is not 3 digits");
-	if (r2 > 0 && !is_hex16(t->new_pin_block))
+	if (r2 > 0 && !is_hex(t->new_pin_block, 16))
 		return fail(t, "30", "format: DE 48 NP is not a 16-hex PIN block");
 	t->recurring = r3 > 0 && !strcmp(rc, "1");
+	/* DUKPT: the KSN, and for AES the format-4 block (DE 52 is 8 bytes). */
+	char p4[40] = "";
+	int r4 = de48_tag(t, "KS", t->ksn, sizeof t->ksn);
+	int r5 = de48_tag(t, "P4", p4, sizeof p4);
+	if (r4 < 0 || r5 < 0)
+		return fail(t, "30", "format: DE 48 tags malformed");
+	if (r4 > 0 && !is_hex(t->ksn, 20) && !is_hex(t->ksn, 24))
+		return fail(t, "30", "format: DE 48 KS is not a 20- or 24-hex KSN");
+	if (r5 > 0) {
+		if (!is_hex(p4, 32) || strlen(t->ksn) != 24 || t->pin_block[0])
+			return fail(t, "30", "format: DE 48 P4 needs 32 hex, a 24-hex KS and no DE 52");
+		memcpy(t->pin_block, p4, 33);
+	} else if (strlen(t->ksn) == 24 && t->pin_block[0]) {
+		return fail(t, "30", "format: an AES KSN with a DE 52 PIN block (use P4)");
+	}
+	explicit_bzero(p4, sizeof p4);
 	if (iso_has(&t->req, 22) && (!get(t, 22, t->entry_mode, sizeof t->entry_mode, 3) ||
 	                             !fields_all_digits(t->entry_mode)))
 		return fail(t, "30", "format: DE 22 unreadable");

@@ -74,16 +74,13 @@ void txn_route(struct sw_txn *t)
 		route_send(t);
 		return;
 	}
-	if (!t->tpk[0]) {
-		txn_answer_now(t, "55", "no_tpk");
+	hsmc_pin_src src;
+	if (!txn_pin_src(t, &src))
 		return;
-	}
 	if (!sw_link_zpk(t->link)[0]) {
 		txn_answer_now(t, "96", "route_without_zpk");
 		return;
 	}
-	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
-	                    .format = HSM_PBF_ISO0};
 	txn_set_state(t, TXN_PIN_TRANSLATE);
 	if (hsmc_translate_pin(t->sw->hsm, &src, sw_link_zpk(t->link), HSM_PBF_ISO0, t->pan, 12,
 	                       on_translated, t) != 0) {

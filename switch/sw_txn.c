@@ -466,6 +466,7 @@ static void term_copy(struct sw_txn *t, const struct sw_term *k)
 	snprintf(t->tmk, sizeof t->tmk, "%s", k->tmk);
 	snprintf(t->tpk, sizeof t->tpk, "%s", k->tpk);
 	snprintf(t->tak, sizeof t->tak, "%s", k->tak);
+	snprintf(t->bdk, sizeof t->bdk, "%s", k->bdk);
 	if (!t->acq[0])
 		snprintf(t->acq, sizeof t->acq, "%s", k->acquirer);
 }
@@ -658,11 +659,39 @@ static void on_cvv2(const hsmc_reply *r, void *arg)
 	step_post(t);
 }
 
+bool txn_pin_src(struct sw_txn *t, hsmc_pin_src *src)
+{
+	if (t->ksn[0]) {
+		if (!t->bdk[0]) {
+			txn_answer_now(t, "55", "no_bdk");
+			return false;
+		}
+		*src = (hsmc_pin_src){.kind = HSMC_SRC_DUKPT, .key = t->bdk, .ksn = t->ksn,
+		                      .pin_block = t->pin_block,
+		                      .format = strlen(t->ksn) == 24 ? HSM_PBF_ISO4 : HSM_PBF_ISO0};
+		return true;
+	}
+	if (!t->tpk[0]) {
+		/* No TPK yet (no key change): the PIN block cannot be read. */
+		txn_answer_now(t, "55", "no_tpk");
+		return false;
+	}
+	*src = (hsmc_pin_src){.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
+	                      .format = HSM_PBF_ISO0};
+	return true;
+}
+
 /* The PIN block (and for a PIN change the new one) to hsm-sim. */
 static void pin_verify(struct sw_txn *t)
 {
-	hsmc_pin_src src = {.kind = HSMC_SRC_TPK, .key = t->tpk, .pin_block = t->pin_block,
-	                    .format = HSM_PBF_ISO0};
+	hsmc_pin_src src;
+	if (!txn_pin_src(t, &src))
+		return;
+	if (t->ksn[0] && !strcmp(t->txn_type, "pin_change")) {
+		/* CU/DU take a TPK or ZPK: PIN changes are an ATM's, not a PIN pad's. */
+		txn_answer_now(t, "12", "pin_change_with_dukpt");
+		return;
+	}
 	bool ibm = strcmp(t->pin_method, "pvv") != 0;
 	char valdata[17];
 	txn_ibm_valdata(t->pan, valdata);
@@ -773,11 +802,9 @@ static void financial_after_mac(struct sw_txn *t)
 		step_post(t);
 		return;
 	}
-	if (t->pin_block[0] && !t->tpk[0]) {
-		/* No TPK yet (no key change): the PIN block cannot be read. */
-		txn_answer_now(t, "55", "no_tpk");
-		return;
-	}
+	hsmc_pin_src src;
+	if (t->pin_block[0] && !txn_pin_src(t, &src))
+		return; /* answered: no key for the PIN block */
 	const char *v[1] = {t->pan_hash};
 	if (!txn_db_exec(t, TXN_CARD_LOOKUP, "card_lookup", 1, v, on_card)) {
 		txn_answer_now(t, "91", "db_unavailable");

@@ -61,7 +61,9 @@ struct sw_txn {
 	/* The request, validated. */
 	char mti[5], resp_mti[5], proc[7], tid[9], acq[12], stan[7], de7[11];
 	char pan[20], expiry[11], currency[4], amount[13], merchant[16], mcc[5], rrn[13];
-	char txn_type[16], pan_hash[68], pin_block[17], nmic[4];
+	char txn_type[16], pan_hash[68], nmic[4];
+	char pin_block[33];        /* hex: DE 52 (16), or DE 48 P4 (32, AES DUKPT) */
+	char ksn[25];              /* DE 48 KS: DUKPT key serial number, 20 or 24 hex */
 	char orig_stan[7], orig_de7[11], replacement[13];
 	unsigned mac_de;           /* 64 or 128 when the request carries a MAC */
 	char entry_mode[4], cond_code[3]; /* DE 22, DE 25 */
@@ -72,7 +74,7 @@ struct sw_txn {
 
 	/* The terminal (copied from the cache). */
 	bool term_known, term_active;
-	char term_kind[4], tmk[82], tpk[82], tak[82];
+	char term_kind[4], tmk[82], tpk[82], tak[82], bdk[82];
 
 	/* card_lookup() */
 	char pin_method[8], pvki[4], pin_data[16], pvk[82], cvk[82], card_yymm[5];
@@ -125,6 +127,9 @@ void txn_posted(void *arg, int status, const PGresult *res);
 /* An HSM check's verdict: 1 verified, 0 wrong, -1 an HSM error (logged
  * and answered 96 here). */
 int txn_hsm_verdict(struct sw_txn *t, const hsmc_reply *r, const char *what);
+/* Where t's PIN block comes from: the terminal's TPK, or its PIN pad's
+ * DUKPT key (BDK + KSN). False when that key is missing (answered 55). */
+bool txn_pin_src(struct sw_txn *t, hsmc_pin_src *src);
 /* An hsmc_* call refused to send (err): 96 for a bad request, else 91. */
 void txn_hsm_refused(struct sw_txn *t, int err);
 /* IBM 3624 parameters (docs/switchd.md): the fixed decimalisation table,

@@ -155,6 +155,8 @@ static int demo_hsm_data(PGconn *db, const char *hsm_addr)
         rc = demo_cvk_data(db, hsm);
     if (rc == 0)
         rc = demo_terminal_tmks(db, hsm, opt_schema);
+    if (rc == 0)
+        rc = demo_terminal_bdks(db, hsm, opt_schema);
     schsm_close(hsm);
     return rc;
 }

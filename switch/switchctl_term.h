@@ -22,4 +22,9 @@ int scterm_cmd(int argc, char **argv, const char *conninfo);
  * the TMKs were not loaded — or 1 after a one-line error. */
 int demo_terminal_tmks(PGconn *db, schsm *hsm, const char *schema_dir);
 
+/* The same for the DUKPT PIN pads' BDKs of SCHEMA_DIR/demo/terminal_bdks.txt
+ * ("TID HEX [U|T|P|Q|R]", terminal_set_bdk()); nothing when the file does
+ * not exist. */
+int demo_terminal_bdks(PGconn *db, schsm *hsm, const char *schema_dir);
+
 #endif

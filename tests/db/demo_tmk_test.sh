@@ -128,6 +128,18 @@ sc terminal list >"$tmp/out"
 [ "$(wc -l <"$tmp/out")" = "$(psql_t -At -c 'select count(*) from terminals')" ] || fail "list: $(cat "$tmp/out")"
 grep -q "^ATM00002 .* TMK $want " "$tmp/out" || fail "list: $(cat "$tmp/out")"
 ! grep -qE "$c1|$c2|$tmk_lmk" "$tmp/out" "$tmp/auth.log" "$tmp/plain.log" || fail "a component or key shown or logged"
+# A PIN pad's AES DUKPT BDK by the same ceremony (set-bdk --scheme P).
+b1=FEDCBA9876543210F1F1F1F1F1F1F1F1
+bwant=$(printf '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' | openssl enc -aes-128-ecb -K $b1 -nopad | od -An -tx1 |
+        tr -d ' \n' | cut -c1-6 | tr a-f A-F)
+echo $b1 | sc terminal set-bdk POS00002 --hsm "$auth" --scheme P >"$tmp/out" || fail "set-bdk: $(cat "$tmp/out")"
+grep -q "BDK from 1 component, KCV $bwant" "$tmp/out" || fail "set-bdk said: $(cat "$tmp/out")"
+sc terminal show POS00002 | grep -q "BDK KCV   $bwant" || fail "show: BDK KCV"
+psql_t -At -c "select details->>'kcv' from audit_log where action = 'terminal_bdk' and object = 'terminal:POS00002'" |
+  grep -qx "$bwant" || fail "set-bdk not audit-logged"
+echo $b1 | sc terminal set-bdk POS00002 --hsm "$auth" --scheme X 2>"$tmp/err" && fail "bad BDK scheme accepted"
+grep -q "scheme must be" "$tmp/err" || fail "bad BDK scheme: $(cat "$tmp/err")"
+
 # load demo keeps the ceremony's TMK.
 before=$(snapshot)
 sc load demo --hsm "$auth" >/dev/null || fail "third run"

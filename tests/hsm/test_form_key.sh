@@ -53,6 +53,13 @@ want=$(kcv "$(xor "$(xor $t1 $t2)" $t3)")
 out=$(printf '%s\n%s\n%s\n' $t1 $t2 $t3 | "$ctl" --port "$auth" --json form-key bdk --scheme T)
 grep -q "^{\"key\":\"T[0-9A-F]\{64\}\",\"kcv\":\"$want\"}\$" <<<"$out" || fail "three components: $out, openssl $want"
 
+# AES (an AES DUKPT BDK): two AES-128 components; KCV = AES-ECB of a zero block.
+a1=FEDCBA9876543210F1F1F1F1F1F1F1F1 a2=0123456789ABCDEF0E0E0E0E0E0E0E0E
+want=$(printf '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' | openssl enc -aes-128-ecb -K "$(xor $a1 $a2)" -nopad |
+       od -An -tx1 | tr -d ' \n' | cut -c1-6 | tr a-f A-F)
+got=$(printf '%s\n%s\n' $a1 $a2 | "$ctl" --port "$auth" form-key bdk --scheme P | sed -n 's/^kcv=//p')
+[ "$got" = "$want" ] || fail "AES components: $got, openssl $want"
+
 # Refusals: one line, the documented exit status, no component digits.
 check() { # EXPECTED-RC PATTERN INPUT ARGS...
   local rc=0 want=$1 pat=$2 in=$3; shift 3
@@ -68,7 +75,9 @@ check 2 'component 1: 32 hex digits, want 48' "$K2\n" --port "$auth" form-key tm
 check 2 'more than 3 components' "$K2\n$c1\n$c2\n$K2\n" --port "$auth" form-key tmk
 check 2 'no key component' "" --port "$auth" form-key tmk
 check 2 'master and card keys only' "$K2\n" --port "$auth" form-key tpk
-check 2 'scheme must be U' "$K2\n" --port "$auth" form-key tmk --scheme P
+check 2 'scheme must be U' "$K2\n" --port "$auth" form-key tmk --scheme X
+check 2 'component 1: 32 hex digits, want 64' "$K2\n" --port "$auth" form-key bdk --scheme R
+check 1 'HSM error 27' "$K2\n$K2\n" --port "$auth" form-key bdk --scheme P
 check 1 'HSM error 27' "0123456789ABCDEF0123456789ABCDEF\n" --port "$auth" form-key tmk
 check 1 'HSM error 27' "$K2\n$K2\n" --port "$auth" form-key tmk
 check 1 'HSM error 17' "$K2\n" --port "$plain" form-key tmk

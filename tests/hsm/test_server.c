@@ -298,9 +298,14 @@ static void t_form_key(void **state)
     weak[0] = weak[1] = K2;
     RUN(x, hsmc_form_key(p, HSM_KT_TMK, 'U', weak, 2, on_reply, &x));
     assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
-    /* On the wire: AES scheme 27; bad hex, short component, bad count,
-     * trailing data, unknown type 15. */
-    raw_on(p, &x, "FK004P10123456789ABCDEFFEDCBA9876543210");
+    /* AES (an AES DUKPT BDK): formed, KCV of AES-128 key 0123...3210
+     * (AES-ECB of a zero block); all zeros refused 27. On the wire: bad
+     * hex, short component, bad count, trailing data, unknown type 15. */
+    raw_on(p, &x, "FK009P10123456789ABCDEFFEDCBA9876543210");
+    assert_int_equal(x.r.hsm_err, HSM_E_OK);
+    raw_on(p, &x, "FK009P200000000000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
+    assert_int_equal(x.r.hsm_err, HSM_E_INPUT);
+    raw_on(p, &x, "FK009P2FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
     assert_int_equal(x.r.hsm_err, HSM_E_KEY_TYPE);
     static const char *const bad[] = {
         "FK004U10123456789ABCDEFFEDCBA987654321G", "FK004U10123456789ABCDEFFEDCBA987654321",
@@ -323,7 +328,8 @@ static void t_form_key(void **state)
     assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', shortc, 1, on_reply, &x), HSMC_ERR_ARG);
     assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', one, 0, on_reply, &x), HSMC_ERR_ARG);
     assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'U', one, 4, on_reply, &x), HSMC_ERR_ARG);
-    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'P', one, 1, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'R', one, 1, on_reply, &x), HSMC_ERR_ARG);
+    assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'X', one, 1, on_reply, &x), HSMC_ERR_ARG);
     assert_int_equal(hsmc_form_key(p, HSM_KT_TMK, 'T', one, 1, on_reply, &x), HSMC_ERR_ARG);
     hsmc_pool_free(p);
     hsmtest_cleanup(&s2);
