@@ -291,6 +291,31 @@ static bool original_fields(struct sw_txn *t)
 	return true;
 }
 
+/* 0500: settlement currency (DE 50, USD when absent) and the batch totals,
+ * counts DE 74-77 and amounts DE 86-89 (0 when absent), in the order
+ * terminal_reconcile() takes them. */
+static bool batch_totals(struct sw_txn *t)
+{
+	static const unsigned des[8] = {74, 75, 76, 77, 86, 87, 88, 89};
+	if (!iso_has(&t->req, 50))
+		strcpy(t->currency, "840");
+	else if (!get(t, 50, t->currency, sizeof t->currency, 3) || !fields_all_digits(t->currency))
+		return fail(t, "30", "format: DE 50 not an ISO 4217 numeric code");
+	size_t n = 0;
+	t->totals[n++] = '{';
+	for (int i = 0; i < 8; i++) {
+		char v[20] = "0";
+		if (iso_has(&t->req, des[i]) && (!get(t, des[i], v, sizeof v, 1) || !fields_all_digits(v)))
+			return fail(t, "30", "format: a batch total (DE 74-77, 86-89) not numeric");
+		const char *d = v;
+		while (d[0] == '0' && d[1])
+			d++; /* leading zeros */
+		n += (size_t)snprintf(t->totals + n, sizeof t->totals - n, "%s%s", i ? "," : "", d);
+	}
+	snprintf(t->totals + n, sizeof t->totals - n, "}");
+	return true;
+}
+
 static bool mac_field(struct sw_txn *t)
 {
 	bool secondary = false;
@@ -370,6 +395,8 @@ bool fields_parse(struct sw_txn *t)
 			snprintf(t->replacement, sizeof t->replacement, "%lld", atoll(de95));
 		}
 		return true;
+	case TK_RECONCILE:
+		return key_fields(t) && batch_totals(t);
 	case TK_UNSUPPORTED:
 		key_fields(t);
 		return fail(t, "12", "unsupported_message");
@@ -378,7 +405,8 @@ bool fields_parse(struct sw_txn *t)
 }
 
 /* Fields an answer echoes (WIRE.md), when the request had them. */
-static const unsigned echo_fields[] = {2, 3, 4, 7, 11, 12, 13, 32, 37, 41, 42, 49, 70, 90, 95};
+static const unsigned echo_fields[] = {2,  3,  4,  7,  11, 12, 13, 32, 37, 41, 42, 49, 50, 70,
+                                       74, 75, 76, 77, 86, 87, 88, 89, 90, 95, 97};
 
 bool fields_answer(struct sw_txn *t, bool with_mac)
 {

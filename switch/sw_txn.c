@@ -92,6 +92,10 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT " RESULT_COLS " FROM reverse_advice($1, $2, $3, $4, $5, $6, "
 	                     "$7::bigint, $8, $9, $10::bytea, $11::bigint, $12::smallint)",
 	                     12);
+	rc |= pgpool_prepare(db, "terminal_reconcile",
+	                     "SELECT " RESULT_COLS " FROM terminal_reconcile($1, $2, $3, $4, "
+	                     "$5::smallint, $6::bigint[])",
+	                     6);
 	rc |= pgpool_prepare(db, "complete",
 	                     "SELECT " RESULT_COLS " FROM complete_preauth($1, $2, $3, $4, $5, $6, "
 	                     "$7::bigint, $8)",
@@ -211,6 +215,7 @@ static void log_local(struct sw_txn *t)
 		pan_hash(t);
 	const char *type = t->kind == TK_REVERSAL     ? "reversal"
 	                   : t->kind == TK_COMPLETION ? "completion"
+	                   : t->kind == TK_RECONCILE  ? "reconcile"
 	                                              : t->txn_type;
 	const char *v[12] = {t->mti, type[0] ? type : NULL, t->proc[0] ? t->proc : NULL,
 	                     t->acq[0] ? t->acq : NULL, t->tid[0] ? t->tid : NULL,
@@ -559,6 +564,9 @@ static void step_post(struct sw_txn *t)
 		                     t->new_pin_data[0] ? t->new_pin_data : NULL, t->mti, t->proc,
 		                     t->expiry[0] ? t->expiry : NULL};
 		ok = txn_db_exec(t, TXN_POST, "pin_change", 10, v, txn_posted);
+	} else if (t->kind == TK_RECONCILE) {
+		const char *v[6] = {t->acq, t->tid, t->stan, t->de7, t->currency, t->totals};
+		ok = txn_db_exec(t, TXN_POST, "terminal_reconcile", 6, v, txn_posted);
 	} else if (t->kind == TK_FINANCIAL) {
 		const char *v[18] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
 		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
@@ -881,6 +889,8 @@ static enum txn_kind kind_of(const char mti[4])
 		return mti[2] == '0' ? TK_FINANCIAL : TK_COMPLETION;
 	case '4':
 		return TK_REVERSAL;
+	case '5':
+		return mti[2] == '0' ? TK_RECONCILE : TK_UNSUPPORTED;
 	default:
 		return TK_UNSUPPORTED;
 	}

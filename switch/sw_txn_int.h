@@ -28,7 +28,7 @@ enum txn_state {
 	TXN_DONE,
 };
 
-enum txn_kind { TK_NETMGMT, TK_FINANCIAL, TK_REVERSAL, TK_COMPLETION, TK_UNSUPPORTED };
+enum txn_kind { TK_NETMGMT, TK_FINANCIAL, TK_REVERSAL, TK_COMPLETION, TK_RECONCILE, TK_UNSUPPORTED };
 
 struct sw_txn {
 	uint64_t id;
@@ -69,6 +69,7 @@ struct sw_txn {
 	char entry_mode[4], cond_code[3]; /* DE 22, DE 25 */
 	char cvv2[4], new_pin_block[17];  /* DE 48 tags C2, NP */
 	char reference[17];        /* DE 102: a cardless-cash voucher's cash-account number */
+	char totals[200];          /* 0500: DE 74-77, 86-89 as a PostgreSQL array literal */
 	bool recurring;            /* DE 48 tag RC = 1: a card-on-file recurring charge */
 	const char *cvm;           /* how the cardholder was verified, for authorise() */
 

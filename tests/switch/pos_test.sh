@@ -151,6 +151,31 @@ $(follow_up 0400 000216 1000 0200 000201)
 EOF2
 [ "$(held)" = $((h3 - 1000)) ] || fail "void did not release the hold: $(held) vs $h3 - 1000"
 
+# End of day: POS00001's batch totals (0500). Approved there in this test:
+# debits 201, 202, 204, 208 (0200) and the completion 215 = 5 for 150.00;
+# the refund 213 = 1 credit of 7.00; the void of 201 = 1 debit reversal of
+# 10.00. Pre-authorisations and declines do not count.
+batch() { # STAN MTI DEBITS DEBIT-AMOUNT
+  printf 'MTI=%s\n7=%s\n11=%s\n32=00000000001\n41=POS00001\n50=840\n74=0000000001\n75=0000000000\n76=%010d\n77=0000000001\n86=0000000000000700\n87=0000000000000000\n88=%016d\n89=0000000000001000\n' \
+    "$2" "$T" "$1" "$3" "$4"
+}
+iso - <<EOF2 || fail "batch close"
+$(signon)
+$(batch 000230 0500 5 15000)
+!expect MTI=0510 39=00 76=0000000005
+
+$(batch 000230 0501 5 15000)
+!expect MTI=0510 39=00
+
+$(batch 000231 0500 5 15000)
+!expect MTI=0510 39=95
+EOF2
+[ "$(sql "select response_code || ' ' || switch_totals::text from terminal_reconciliations where stan = '000230'")" = "00 {1,0,5,1,700,0,15000,1000}" ] \
+  || fail "reconciliation: $(sql "select * from terminal_reconciliations")"
+# the second batch is empty: the terminal's 5 debits were closed with the first
+[ "$(sql "select switch_totals::text from terminal_reconciliations where stan = '000231'")" = "{0,0,0,0,0,0,0,0}" ] \
+  || fail "second batch: $(sql "select switch_totals from terminal_reconciliations where stan = '000231'")"
+
 # The switch's own answers are in the log too (msg_class local): an ATM
 # withdrawal without a PIN block.
 iso - <<EOF2 || fail "ATM without PIN"
