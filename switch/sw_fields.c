@@ -397,6 +397,23 @@ bool fields_parse(struct sw_txn *t)
 		return true;
 	case TK_RECONCILE:
 		return key_fields(t) && batch_totals(t);
+	case TK_ADVICE:
+		if (!key_fields(t) || !amount_fields(t))
+			return false;
+		if (!get(t, 3, t->proc, sizeof t->proc, 6))
+			return fail(t, "30", "format: DE 3 missing");
+		if (!card_fields(t))
+			return false;
+		map_type(t, '1');
+		if (!strncmp(t->proc, "01", 2))
+			strcpy(t->txn_type, "cash");
+		get(t, 38, t->approval, sizeof t->approval, 1); /* the stand-in's code, kept */
+		get(t, 42, t->merchant, sizeof t->merchant, 1);
+		for (size_t n = strlen(t->merchant); n && t->merchant[n - 1] == ' '; n--)
+			t->merchant[n - 1] = '\0';
+		get(t, 18, t->mcc, sizeof t->mcc, 4);
+		get(t, 37, t->rrn, sizeof t->rrn, 1);
+		return true;
 	case TK_UNSUPPORTED:
 		key_fields(t);
 		return fail(t, "12", "unsupported_message");

@@ -92,6 +92,10 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT " RESULT_COLS " FROM reverse_advice($1, $2, $3, $4, $5, $6, "
 	                     "$7::bigint, $8, $9, $10::bytea, $11::bigint, $12::smallint)",
 	                     12);
+	rc |= pgpool_prepare(db, "authorise_advice",
+	                     "SELECT " RESULT_COLS " FROM authorise_advice($1, $2, $3, $4, $5, "
+	                     "$6::bytea, $7::bigint, $8::smallint, $9, $10, $11, $12, $13, $14)",
+	                     14);
 	rc |= pgpool_prepare(db, "terminal_reconcile",
 	                     "SELECT " RESULT_COLS " FROM terminal_reconcile($1, $2, $3, $4, "
 	                     "$5::smallint, $6::bigint[])",
@@ -213,7 +217,8 @@ static void log_local(struct sw_txn *t)
 		return;
 	if (t->pan[0] && !t->pan_hash[0])
 		pan_hash(t);
-	const char *type = t->kind == TK_REVERSAL     ? "reversal"
+	const char *type = t->kind == TK_ADVICE       ? "advice"
+	                   : t->kind == TK_REVERSAL   ? "reversal"
 	                   : t->kind == TK_COMPLETION ? "completion"
 	                   : t->kind == TK_RECONCILE  ? "reconcile"
 	                                              : t->txn_type;
@@ -564,6 +569,17 @@ static void step_post(struct sw_txn *t)
 		                     t->new_pin_data[0] ? t->new_pin_data : NULL, t->mti, t->proc,
 		                     t->expiry[0] ? t->expiry : NULL};
 		ok = txn_db_exec(t, TXN_POST, "pin_change", 10, v, txn_posted);
+	} else if (t->kind == TK_ADVICE) {
+		if (!t->pan_hash[0])
+			pan_hash(t);
+		char mti[5];
+		memcpy(mti, t->mti, 5);
+		mti[3] = '0'; /* a repeat is logged as the advice */
+		const char *v[14] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash, t->amount,
+		                     t->currency, t->approval[0] ? t->approval : NULL,
+		                     t->merchant[0] ? t->merchant : NULL, t->mcc[0] ? t->mcc : NULL,
+		                     t->rrn[0] ? t->rrn : NULL, mti, t->proc};
+		ok = txn_db_exec(t, TXN_POST, "authorise_advice", 14, v, txn_posted);
 	} else if (t->kind == TK_RECONCILE) {
 		const char *v[6] = {t->acq, t->tid, t->stan, t->de7, t->currency, t->totals};
 		ok = txn_db_exec(t, TXN_POST, "terminal_reconcile", 6, v, txn_posted);
@@ -884,7 +900,7 @@ static enum txn_kind kind_of(const char mti[4])
 	case '8':
 		return mti[2] == '0' ? TK_NETMGMT : TK_UNSUPPORTED;
 	case '1':
-		return mti[2] == '0' ? TK_FINANCIAL : TK_UNSUPPORTED;
+		return mti[2] == '0' ? TK_FINANCIAL : TK_ADVICE;
 	case '2':
 		return mti[2] == '0' ? TK_FINANCIAL : TK_COMPLETION;
 	case '4':

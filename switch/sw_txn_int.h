@@ -28,7 +28,15 @@ enum txn_state {
 	TXN_DONE,
 };
 
-enum txn_kind { TK_NETMGMT, TK_FINANCIAL, TK_REVERSAL, TK_COMPLETION, TK_RECONCILE, TK_UNSUPPORTED };
+enum txn_kind {
+	TK_NETMGMT,
+	TK_FINANCIAL,
+	TK_ADVICE, /* 0120: a stand-in approval to record, always acknowledged */
+	TK_REVERSAL,
+	TK_COMPLETION,
+	TK_RECONCILE,
+	TK_UNSUPPORTED,
+};
 
 struct sw_txn {
 	uint64_t id;

@@ -151,6 +151,27 @@ $(follow_up 0400 000216 1000 0200 000201)
 EOF2
 [ "$(held)" = $((h3 - 1000)) ] || fail "void did not release the hold: $(held) vs $h3 - 1000"
 
+# A stand-in approval made elsewhere (0120 advice): recorded and held once,
+# always acknowledged, the stand-in's approval code kept; an unknown card
+# acknowledged too, nothing held.
+plat=4539100000004408
+held_plat() { sql "select a.held_amount from accounts a join cards c on c.account_id = a.id where c.pan_masked = '453910******4408'"; }
+hp=$(held_plat)
+iso - <<EOF2 || fail "advice"
+$(signon POS00002)
+$(purchase 0120 000240 2500 POS00002 $plat "38=SI1234${nl}")
+!expect MTI=0130 39=00 38=SI1234
+
+$(purchase 0121 000240 2500 POS00002 $plat "38=SI1234${nl}")
+!expect MTI=0130 39=00
+
+$(purchase 0120 000241 2500 POS00002 4111111111111111 "38=SI1235${nl}")
+!expect MTI=0130 39=00
+EOF2
+[ "$(held_plat)" = $((hp + 2500)) ] || fail "advice not held exactly once: $(held_plat) vs $hp + 2500"
+[ "$(rule 000240 POS00002)" = "00 advice_recorded" ] && [ "$(rule 000241 POS00002)" = "00 advice_unknown_card" ] \
+  || fail "advices: $(rule 000240 POS00002) / $(rule 000241 POS00002)"
+
 # End of day: POS00001's batch totals (0500). Approved there in this test:
 # debits 201, 202, 204, 208 (0200) and the completion 215 = 5 for 150.00;
 # the refund 213 = 1 credit of 7.00; the void of 201 = 1 debit reversal of
