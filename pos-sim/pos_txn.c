@@ -391,6 +391,7 @@ int pt_batch(pt_term *p, const char *currency, struct tl_answer *a)
 	         iso_set_num(&m, 87, t.credit_reversals_amount) |
 	         iso_set_num(&m, 88, t.debits_amount) |
 	         iso_set_num(&m, 89, t.debit_reversals_amount);
+	iso_unset(&m, 18); /* a reconciliation has no merchant type */
 	if (rc != 0)
 		return fail(p, TL_ERR_ENCODE, "cannot build the 0500 request");
 	rc = tl_exchange(p->t, &m, true, a);
