@@ -55,46 +55,54 @@ static int bdk_from_hex(enum pp_alg alg, const char *hex, pc_key *bdk)
 	return rc;
 }
 
+struct bdk_search {
+	const char *path, *terminal;
+	enum pp_alg alg;
+	pc_key *bdk;
+	char *why;
+	size_t cap;
+};
+
+/* One line of the BDK file: 1 when it is the terminal's (and good),
+ * PP_ERR_FILE when bad, 0 to go on. */
+static int bdk_line(char *line, unsigned ln, void *arg)
+{
+	struct bdk_search *s = arg;
+	char *f[4];
+	int n = 0;
+	for (char *tok = strtok(line, " \t\r"); tok && n < 4; tok = strtok(NULL, " \t\r"))
+		f[n++] = tok;
+	if (n != 3 || pp_alg_parse(f[1]) == 0) {
+		snprintf(s->why, s->cap, "%s:%u: want TERMINAL-ID tdes|aes HEX-BDK", s->path, ln);
+		return PP_ERR_FILE;
+	}
+	if (strcmp(f[0], s->terminal) != 0 || pp_alg_parse(f[1]) != s->alg)
+		return 0;
+	if (bdk_from_hex(s->alg, f[2], s->bdk) != 0) {
+		snprintf(s->why, s->cap, "%s:%u: the %s BDK must be %s hex", s->path, ln,
+		         alg_name(s->alg), s->alg == PP_AES ? "32, 48 or 64" : "32");
+		return PP_ERR_FILE;
+	}
+	return 1;
+}
+
 int pp_load_bdk(const char *path, const char *terminal, enum pp_alg alg, pc_key *bdk,
                 char *why, size_t cap)
 {
 	char *text = cf_read_file(path, why, cap);
 	if (text == NULL)
 		return PP_ERR_FILE;
-	int rc = PP_ERR_FILE;
-	snprintf(why, cap, "%s: no %s BDK for terminal %s", path, alg_name(alg), terminal);
-	unsigned ln = 0;
-	for (char *line = text, *next; line != NULL; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		ln++;
-		char *f[4];
-		int n = 0;
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		for (char *tok = strtok(line, " \t\r"); tok && n < 4; tok = strtok(NULL, " \t\r"))
-			f[n++] = tok;
-		if (n == 0)
-			continue;
-		if (n != 3 || pp_alg_parse(f[1]) == 0) {
-			snprintf(why, cap, "%s:%u: want TERMINAL-ID tdes|aes HEX-BDK", path, ln);
-			break;
-		}
-		if (strcmp(f[0], terminal) != 0 || pp_alg_parse(f[1]) != alg)
-			continue;
-		rc = bdk_from_hex(alg, f[2], bdk);
-		if (rc != 0) {
-			snprintf(why, cap, "%s:%u: the %s BDK must be %s hex", path, ln, alg_name(alg),
-			         alg == PP_AES ? "32, 48 or 64" : "32");
-			rc = PP_ERR_FILE;
-		}
-		break;
-	}
+	struct bdk_search s = {path, terminal, alg, bdk, why, cap};
+	int rc = cf_each_line(text, bdk_line, &s);
 	pc_wipe(text, strlen(text));
 	free(text);
-	return rc;
+	if (rc == 1)
+		return 0;
+	if (rc == 0)
+		snprintf(why, cap, "%s: no %s BDK for terminal %s", path, alg_name(alg), terminal);
+	else if (rc != PP_ERR_FILE)
+		snprintf(why, cap, "%s: out of memory", path);
+	return PP_ERR_FILE;
 }
 
 int pp_parse_ksn(enum pp_alg alg, const char *hex, uint8_t ksn[12], char *why, size_t cap)
