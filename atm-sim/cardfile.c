@@ -206,3 +206,25 @@ void cf_free(struct cf_set *set)
 	set->cards = NULL;
 	set->n = 0;
 }
+
+int cf_each_line(const char *text, int (*fn)(char *line, unsigned ln, void *arg), void *arg)
+{
+	unsigned ln = 0;
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		ln++;
+		char *line = malloc(len + 1);
+		if (line == NULL)
+			return CF_ERR_NOMEM;
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p += len + (p[len] == '\n');
+		line[strcspn(line, "#")] = '\0';
+		int rc = line[strspn(line, " \t\r")] ? fn(line, ln, arg) : 0;
+		pc_wipe(line, len);
+		free(line);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -52,4 +52,11 @@ void cf_free(struct cf_set *set);
  * simulators read their scripts with it too. */
 char *cf_read_file(const char *path, char *why, size_t cap);
 
+/* Calls fn for every line of `text` that holds more than blanks before its
+ * '#' comment: the line without the comment and the newline, writable
+ * (NUL-terminated), and its number (from 1). Stops at the first non-zero
+ * return of fn and returns it; 0 when all lines were taken, CF_ERR_NOMEM
+ * when a line cannot be copied. */
+int cf_each_line(const char *text, int (*fn)(char *line, unsigned ln, void *arg), void *arg);
+
 #endif

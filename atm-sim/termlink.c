@@ -793,3 +793,34 @@ int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answe
 	pc_wipe(&r, sizeof r);
 	return rc;
 }
+
+/* ---- other requests ------------------------------------------------------ */
+
+void tl_new_stamp(tl_term *t, struct tl_stamp *s)
+{
+	struct req r = {.kind = REQ_NONE};
+	next_stan(t, r.stan);
+	stamp(&r);
+	memcpy(s->stan, r.stan, sizeof s->stan);
+	memcpy(s->de7, r.de7, sizeof s->de7);
+	memcpy(s->time12, r.time12, sizeof s->time12);
+	memcpy(s->date13, r.date13, sizeof s->date13);
+	memcpy(s->rrn, r.rrn, sizeof s->rrn);
+}
+
+int tl_put_terminal(const tl_term *t, struct iso_msg *m)
+{
+	int rc = set_s(m, 18, t->mcc) | set_s(m, 32, t->acq) | set_s(m, 41, t->tid);
+	if (t->mid[0])
+		rc |= set_s(m, 42, t->mid);
+	if (t->loc[0])
+		rc |= set_s(m, 43, t->loc);
+	return rc ? TL_ERR_ENCODE : 0;
+}
+
+int tl_tpk_pin_block(const tl_term *t, const char *pin, const char *pan, uint8_t out[8])
+{
+	if (!t->has_tpk)
+		return TL_ERR_NO_KEY;
+	return tl_pin_block(&t->tpk, pin, pan, out);
+}

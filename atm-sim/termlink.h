@@ -224,6 +224,23 @@ int tl_send_raw(tl_term *t, const uint8_t *bytes, size_t len);
  * not connected. */
 int tl_wait_close(tl_term *t, unsigned timeout_ms);
 
+/* ---- other requests (pos-sim) -------------------------------------------- */
+
+/* The identity of a new message: the next STAN (DE 11), DE 7 (UTC), DE 12
+ * and 13 (local time) and a retrieval reference number (DE 37). */
+struct tl_stamp {
+	char stan[7], de7[11], time12[7], date13[5], rrn[13];
+};
+void tl_new_stamp(tl_term *t, struct tl_stamp *s);
+
+/* Sets the terminal's own fields on a request: DE 18 (MCC), 32, 41, and 42
+ * and 43 when configured. Errors: TL_ERR_ENCODE. */
+int tl_put_terminal(const tl_term *t, struct iso_msg *m);
+
+/* ISO 9564 format 0 PIN block under the TPK of the last key change.
+ * Errors: TL_ERR_NO_KEY (no TPK yet), those of tl_pin_block. */
+int tl_tpk_pin_block(const tl_term *t, const char *pin, const char *pan, uint8_t out[8]);
+
 /* ---- building blocks (pure; exposed for tests and other terminals) ------ */
 
 /* ISO 9564 format 0 PIN block of `pin` for `pan`, encrypted under the TPK.

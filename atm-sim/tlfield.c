@@ -1,6 +1,7 @@
 /* Field values of the terminal side (tlfield.h). */
 #include "tlfield.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -186,6 +187,35 @@ int tlf_keytags_parse(const char *de48, size_t len, struct tlf_keytags *kt,
 		if (!seen[i])
 			return keytag_fail(TLF_ERR_MISSING, bad_tag, keytag_slots[i].tag);
 	return keytag_fail(0, bad_tag, NULL);
+}
+
+int tlf_tag_put(char *buf, size_t cap, size_t *len, const char *tag, const char *value)
+{
+	size_t vl = strlen(value);
+	if (strlen(tag) != 2 || !isalnum((unsigned char)tag[0]) || !isalnum((unsigned char)tag[1]))
+		return TLF_ERR_FORMAT;
+	for (size_t i = 0; i < vl; i++)
+		if (value[i] < 0x20 || value[i] > 0x7e)
+			return TLF_ERR_FORMAT;
+	if (vl > 999)
+		return TLF_ERR_RANGE;
+	if (*len >= cap || cap - *len < 5 + vl + 1)
+		return TLF_ERR_NOSPACE;
+	snprintf(buf + *len, cap - *len, "%.2s%03zu%s", tag, vl, value);
+	*len += 5 + vl;
+	return 0;
+}
+
+int tlf_amount_group(const struct tlf_balance *b, char out[21])
+{
+	if (!tlf_digits(b->acct_type, 2, 2) || !tlf_digits(b->amount_type, 2, 2) ||
+	    !tlf_digits(b->currency, 3, 3) || (b->sign != 'C' && b->sign != 'D'))
+		return TLF_ERR_FORMAT;
+	if (b->amount > 999999999999ull)
+		return TLF_ERR_RANGE;
+	snprintf(out, 21, "%s%s%s%c%012llu", b->acct_type, b->amount_type, b->currency, b->sign,
+	         (unsigned long long)b->amount);
+	return 0;
 }
 
 int tlf_balances_parse(const char *s, size_t len, struct tlf_balance *out, size_t max)

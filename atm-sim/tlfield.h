@@ -76,6 +76,13 @@ struct tlf_keytags {
 int tlf_keytags_parse(const char *de48, size_t len, struct tlf_keytags *kt,
                       char bad_tag[3]);
 
+/* Appends one private tag to DE 48 text being built (the layout above:
+ * tag, 3-digit length, value); buf holds *len characters and is kept
+ * NUL-terminated. Errors: TLF_ERR_FORMAT (tag not 2 letters or digits,
+ * value not printable), TLF_ERR_RANGE (value over 999 characters),
+ * TLF_ERR_NOSPACE (nothing is written then). */
+int tlf_tag_put(char *buf, size_t cap, size_t *len, const char *tag, const char *value);
+
 /* ---- DE 54 additional amounts ---------------------------------------- */
 
 /* One 20-character group: account type 2, amount type 2 (01 ledger, 02
@@ -93,6 +100,12 @@ struct tlf_balance {
  * not C/D), TLF_ERR_RANGE (more than `max` groups). */
 int tlf_balances_parse(const char *s, size_t len, struct tlf_balance *out,
                        size_t max);
+
+/* One group in the layout above, 20 characters and a NUL (e.g. the
+ * cash-back amount of a request: account type 00, amount type 40).
+ * Errors: TLF_ERR_FORMAT (a code not of its digits, sign not C/D),
+ * TLF_ERR_RANGE (amount over 12 digits). */
+int tlf_amount_group(const struct tlf_balance *b, char out[21]);
 
 /* An x+n amount (DE 28-31): 'C' or 'D' then digits (at most 18).
  * Errors: TLF_ERR_FORMAT, TLF_ERR_RANGE. */
