@@ -40,7 +40,7 @@ struct sw_term {
 	bool active;
 	char acquirer[12];
 	char tmk[82], tpk[82], tak[82]; /* "" when none */
-	char bdk[82];     /* the PIN pad's DUKPT base derivation key, "" when none */
+	char bdk[82], aes_bdk[82]; /* DUKPT base derivation keys (TDES, AES), "" when none */
 	uint64_t loaded_ms;
 	struct sw_term *next;
 };

@@ -39,8 +39,10 @@ static void on_voucher(void *arg, int status, const PGresult *res)
 	struct sw_txn *t = arg;
 	if (!txn_db_back(t, status, res))
 		return;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 3) || PQgetisnull(res, 0, 4)) {
-		/* Unknown voucher: voucher_redeem() answers 14 and logs it. */
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "active") != 0 ||
+	    PQgetisnull(res, 0, 3) || PQgetisnull(res, 0, 4)) {
+		/* Unknown, used, locked or expired: voucher_redeem() answers by
+		 * the voucher's state before it looks at the code (14, 75, 54). */
 		redeem(t, false);
 		return;
 	}

@@ -38,7 +38,7 @@ static void copy_col(char *dst, size_t cap, const PGresult *res, int col)
 }
 
 /* Columns of terminal_keys(): terminal_id, kind, status, acquirer_id,
- * tmk_lmk, tpk_lmk, tak_lmk, bdk_lmk. */
+ * tmk_lmk, tpk_lmk, tak_lmk, bdk_lmk, aes_bdk_lmk. */
 struct sw_term *sw_term_put(struct sw *sw, const char *tid, const PGresult *res)
 {
 	unsigned h = term_hash(tid);
@@ -61,6 +61,7 @@ struct sw_term *sw_term_put(struct sw *sw, const char *tid, const PGresult *res)
 	copy_col(t->tpk, sizeof t->tpk, res, 5);
 	copy_col(t->tak, sizeof t->tak, res, 6);
 	copy_col(t->bdk, sizeof t->bdk, res, 7);
+	copy_col(t->aes_bdk, sizeof t->aes_bdk, res, 8);
 	t->loaded_ms = sw_now_ms();
 	return t;
 }

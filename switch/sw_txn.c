@@ -477,6 +477,7 @@ static void term_copy(struct sw_txn *t, const struct sw_term *k)
 	snprintf(t->tpk, sizeof t->tpk, "%s", k->tpk);
 	snprintf(t->tak, sizeof t->tak, "%s", k->tak);
 	snprintf(t->bdk, sizeof t->bdk, "%s", k->bdk);
+	snprintf(t->aes_bdk, sizeof t->aes_bdk, "%s", k->aes_bdk);
 	if (!t->acq[0])
 		snprintf(t->acq, sizeof t->acq, "%s", k->acquirer);
 }
@@ -686,13 +687,15 @@ static void on_cvv2(const hsmc_reply *r, void *arg)
 bool txn_pin_src(struct sw_txn *t, hsmc_pin_src *src)
 {
 	if (t->ksn[0]) {
-		if (!t->bdk[0]) {
+		bool aes = strlen(t->ksn) == 24;
+		const char *bdk = aes ? t->aes_bdk : t->bdk;
+		if (!bdk[0]) {
 			txn_answer_now(t, "55", "no_bdk");
 			return false;
 		}
-		*src = (hsmc_pin_src){.kind = HSMC_SRC_DUKPT, .key = t->bdk, .ksn = t->ksn,
+		*src = (hsmc_pin_src){.kind = HSMC_SRC_DUKPT, .key = bdk, .ksn = t->ksn,
 		                      .pin_block = t->pin_block,
-		                      .format = strlen(t->ksn) == 24 ? HSM_PBF_ISO4 : HSM_PBF_ISO0};
+		                      .format = aes ? HSM_PBF_ISO4 : HSM_PBF_ISO0};
 		return true;
 	}
 	if (!t->tpk[0]) {

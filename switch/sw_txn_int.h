@@ -83,7 +83,7 @@ struct sw_txn {
 
 	/* The terminal (copied from the cache). */
 	bool term_known, term_active;
-	char term_kind[4], tmk[82], tpk[82], tak[82], bdk[82];
+	char term_kind[4], tmk[82], tpk[82], tak[82], bdk[82], aes_bdk[82];
 
 	/* card_lookup() */
 	char pin_method[8], pvki[4], pin_data[16], pvk[82], cvk[82], card_yymm[5];

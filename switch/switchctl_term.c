@@ -32,6 +32,10 @@ static const char usage_term[] =
     "  show     kind, status, owner acquirer, location, merchant, KCVs of TMK, TPK, TAK\n"
     "  list     the same, one line per terminal\n";
 
+/* Set once load demo has warned that hsm-sim cannot form keys: the BDKs
+ * are then skipped without a second warning. */
+static bool hsm_not_authorised;
+
 static const char not_authorised[] =
     "hsm-sim is not in the authorised state (start it with --authorised for the key ceremony)";
 
@@ -42,16 +46,20 @@ struct keykind {
     const char *set_sql;  /* stores it: (tid, key_lmk, kcv) */
     const char *column;   /* terminals.tmk_key_id */
     const char *file;     /* the demo's public test keys, under schema/demo/ */
+    const char *variant;  /* that file's second column ("tdes", "aes"), or NULL: none */
     const char *schemes;  /* allowed --scheme letters */
     const char *after;    /* said after storing it */
 };
 
 static const struct keykind TMK = {
-    "TMK", HSM_KT_TMK, "SELECT terminal_set_tmk($1, $2, $3)", "tmk_key_id", "terminal_tmks.txt", "UT",
+    "TMK", HSM_KT_TMK, "SELECT terminal_set_tmk($1, $2, $3)", "tmk_key_id", "terminal_tmks.txt", NULL, "UT",
     "; TPK and TAK cleared until the next key change"};
 static const struct keykind BDK = {
-    "BDK", HSM_KT_BDK, "SELECT terminal_set_bdk($1, $2, $3)", "bdk_key_id", "terminal_bdks.txt",
-    "UTPQR", "; the PIN pad derives its keys from it (DUKPT)"};
+    "BDK", HSM_KT_BDK, "SELECT terminal_set_bdk($1, $2, $3)", "bdk_key_id", "terminal_bdks.txt", "tdes",
+    "UT", "; the TDES DUKPT PIN pad derives its keys from it"};
+static const struct keykind AES_BDK = {
+    "AES BDK", HSM_KT_BDK, "SELECT terminal_set_bdk($1, $2, $3)", "aes_bdk_key_id", "terminal_bdks.txt",
+    "aes", "PQR", "; the AES DUKPT PIN pad derives its keys from it"};
 
 /* Asks hsm-sim for a key formed from kc; w gets key_lmk and kcv. On failure
  * *send_rc and w say why (schsm_perror). */
@@ -125,7 +133,7 @@ out:
 
 /* ---- terminal show / list ---- */
 
-enum { T_ID, T_KIND, T_STATUS, T_ACQ, T_INST, T_LOC, T_MCC, T_MID, T_MNAME, T_TMK, T_TPK, T_TAK, T_SINCE, T_BDK };
+enum { T_ID, T_KIND, T_STATUS, T_ACQ, T_INST, T_LOC, T_MCC, T_MID, T_MNAME, T_TMK, T_TPK, T_TAK, T_SINCE, T_BDK, T_ABDK };
 
 static PGresult *terminals_query(PGconn *db, const char *tid)
 {
@@ -135,13 +143,14 @@ static PGresult *terminals_query(PGconn *db, const char *tid)
                      " t.location, t.mcc, coalesce(m.merchant_id, ''), coalesce(m.name, ''),"
                      " coalesce(km.kcv, 'none'), coalesce(kp.kcv, 'none'), coalesce(ka.kcv, 'none'),"
                      " coalesce(to_char(km.created_at AT TIME ZONE 'Asia/Phnom_Penh', 'YYYY-MM-DD HH24:MI'), ''),"
-                     " coalesce(kb.kcv, 'none')"
+                     " coalesce(kb.kcv, 'none'), coalesce(ke.kcv, 'none')"
                      " FROM terminals t JOIN institutions i ON i.id = t.institution_id"
                      " LEFT JOIN merchants m ON m.id = t.merchant_id"
                      " LEFT JOIN crypto_keys km ON km.id = t.tmk_key_id"
                      " LEFT JOIN crypto_keys kp ON kp.id = t.tpk_key_id"
                      " LEFT JOIN crypto_keys ka ON ka.id = t.tak_key_id"
                      " LEFT JOIN crypto_keys kb ON kb.id = t.bdk_key_id"
+                     " LEFT JOIN crypto_keys ke ON ke.id = t.aes_bdk_key_id"
                      " WHERE $1::text IS NULL OR t.terminal_id = $1 ORDER BY t.terminal_id",
                      1, p);
 }
@@ -166,7 +175,7 @@ static int show(PGconn *db, const char *tid)
     printf("  TMK KCV   %s%s%s%s\n", PQgetvalue(r, 0, T_TMK), *PQgetvalue(r, 0, T_SINCE) ? " (set " : "",
            PQgetvalue(r, 0, T_SINCE), *PQgetvalue(r, 0, T_SINCE) ? ", Phnom Penh)" : "");
     printf("  TPK KCV   %s\n  TAK KCV   %s\n", PQgetvalue(r, 0, T_TPK), PQgetvalue(r, 0, T_TAK));
-    printf("  BDK KCV   %s (DUKPT PIN pad)\n", PQgetvalue(r, 0, T_BDK));
+    printf("  BDK KCV   %s (TDES DUKPT), %s (AES DUKPT)\n", PQgetvalue(r, 0, T_BDK), PQgetvalue(r, 0, T_ABDK));
     PQclear(r);
     return 0;
 }
@@ -177,10 +186,10 @@ static int list(PGconn *db)
     if (!r)
         return 1;
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%-8s  %-3s  %-8s  acquirer %-11s  TMK %-6s  TPK %-6s  TAK %-6s  BDK %-6s  %s\n",
+        printf("%-8s  %-3s  %-8s  acquirer %-11s  TMK %-6s  TPK %-6s  TAK %-6s  BDK %-6s/%-6s  %s\n",
                PQgetvalue(r, i, T_ID), PQgetvalue(r, i, T_KIND), PQgetvalue(r, i, T_STATUS),
                PQgetvalue(r, i, T_ACQ), PQgetvalue(r, i, T_TMK), PQgetvalue(r, i, T_TPK), PQgetvalue(r, i, T_TAK),
-               PQgetvalue(r, i, T_BDK),
+               PQgetvalue(r, i, T_BDK), PQgetvalue(r, i, T_ABDK),
                PQgetvalue(r, i, T_LOC));
     PQclear(r);
     return 0;
@@ -215,6 +224,8 @@ int scterm_cmd(int argc, char **argv, const char *conninfo)
         fprintf(stderr, "switchctl: terminal %s needs --hsm HOST:PORT (or SWITCH_HSM)\n", verb);
         return 2;
     }
+    if (k == &BDK && strlen(scheme) == 1 && strchr(AES_BDK.schemes, scheme[0]))
+        k = &AES_BDK;
     if (is_set && (strlen(scheme) != 1 || !strchr(k->schemes, scheme[0]))) {
         fprintf(stderr, "switchctl: --scheme must be %s\n",
                 k == &TMK ? "U (double length) or T (triple length)"
@@ -239,9 +250,10 @@ struct demo_tmk {
     keycomp kc; /* one component: the whole clear key */
 };
 
-/* Reads "TID HEX [SCHEME]" lines (# comments, blank lines) of
- * terminal_tmks.txt / terminal_bdks.txt; without a scheme, 32 hex digits
- * are U and 48 are T. Errors name the line, never its key. */
+/* Reads the lines (# comments, blank lines) of terminal_tmks.txt ("TID
+ * HEX") or of the k->variant lines of terminal_bdks.txt ("TID tdes|aes
+ * HEX"); the scheme follows from the length (TDES 32 U, 48 T; AES 32 P,
+ * 48 Q, 64 R). Errors name the line, never its key. */
 static bool read_demo_keys(const char *path, const struct keykind *k, struct demo_tmk *out, size_t *n)
 {
     FILE *f = fopen(path, "r");
@@ -258,18 +270,23 @@ static bool read_demo_keys(const char *path, const struct keykind *k, struct dem
         char *save = NULL, *tid = strtok_r(line, " \t\r\n", &save);
         if (!tid || tid[0] == '#')
             continue;
+        char *variant = k->variant ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        if (variant && strcmp(variant, "tdes") != 0 && strcmp(variant, "aes") != 0)
+            variant = NULL; /* malformed: reported below */
         char *hex = strtok_r(NULL, " \t\r\n", &save);
-        char *sch = hex ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+        char *rest = hex ? strtok_r(NULL, " \t\r\n", &save) : NULL;
         size_t hl = hex ? strlen(hex) : 0;
-        char scheme = sch ? sch[0] : hl == 32 ? 'U' : 'T';
-        ok = strlen(tid) <= 8 && hl && hl == keycomp_hex_len(scheme) && strchr(k->schemes, scheme) &&
-             (!sch || strlen(sch) == 1) && strspn(hex, "0123456789ABCDEFabcdef") == hl &&
-             !strtok_r(NULL, " \t\r\n", &save) && *n < DEMO_TMK_MAX;
+        bool aes = variant && !strcmp(variant, "aes");
+        char scheme = aes ? (hl == 32 ? 'P' : hl == 48 ? 'Q' : 'R') : (hl == 32 ? 'U' : 'T');
+        ok = strlen(tid) <= 8 && (!k->variant || variant) && hl && hl == keycomp_hex_len(scheme) &&
+             strspn(hex, "0123456789ABCDEFabcdef") == hl && (!rest || rest[0] == '#') && *n < DEMO_TMK_MAX;
         if (!ok) {
-            fprintf(stderr, "switchctl: %s line %u: expected TERMINAL-ID, the key in hex and an optional"
-                            " scheme (%s) it fits\n", path, lineno, k->schemes);
+            fprintf(stderr, "switchctl: %s line %u: expected TERMINAL-ID%s and a key in hex\n", path, lineno,
+                    k->variant ? ", tdes or aes," : "");
             break;
         }
+        if (k->variant && strcmp(variant, k->variant) != 0)
+            continue;
         struct demo_tmk *d = &out[(*n)++];
         snprintf(d->tid, sizeof d->tid, "%s", tid);
         d->scheme = scheme;
@@ -306,7 +323,7 @@ static bool store_demo_keys(PGconn *db, const struct keykind *k, const struct fo
             ok = set_key_sql(db, k, f[i].tid, &f[i].w);
         if (ok)
             printf("terminal %s: %s KCV %s%s%s\n", f[i].tid, k->name, f[i].w.r.kcv,
-                   missing ? "" : " (not stored: it has a ", missing ? "" : k == &TMK ? "TMK)" : "BDK)");
+                   missing ? "" : " (not stored: it has one", missing ? "" : ")");
     }
     r = scdb_exec(db, ok ? "COMMIT" : "ROLLBACK", 0, NULL);
     ok = ok && r != NULL;
@@ -340,6 +357,7 @@ static int demo_terminal_keys(PGconn *db, schsm *hsm, const char *schema_dir, co
                     goto out;
                 }
                 fprintf(stderr, "switchctl: warning: demo terminal %ss not loaded: %s\n", k->name, not_authorised);
+                hsm_not_authorised = true;
                 rc = 0;
                 goto out;
             }
@@ -373,7 +391,8 @@ int demo_terminal_bdks(PGconn *db, schsm *hsm, const char *schema_dir)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/demo/%s", schema_dir, BDK.file);
-    if (access(path, R_OK) != 0)
-        return 0; /* no DUKPT PIN pads in this demo */
-    return demo_terminal_keys(db, hsm, schema_dir, &BDK);
+    if (access(path, R_OK) != 0 || hsm_not_authorised)
+        return 0; /* no DUKPT PIN pads in this demo, or warned already */
+    int rc = demo_terminal_keys(db, hsm, schema_dir, &BDK);
+    return rc ? rc : demo_terminal_keys(db, hsm, schema_dir, &AES_BDK);
 }

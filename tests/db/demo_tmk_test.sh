@@ -134,7 +134,7 @@ bwant=$(printf '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' | openssl enc -aes-128-ecb -K 
         tr -d ' \n' | cut -c1-6 | tr a-f A-F)
 echo $b1 | sc terminal set-bdk POS00002 --hsm "$auth" --scheme P >"$tmp/out" || fail "set-bdk: $(cat "$tmp/out")"
 grep -q "BDK from 1 component, KCV $bwant" "$tmp/out" || fail "set-bdk said: $(cat "$tmp/out")"
-sc terminal show POS00002 | grep -q "BDK KCV   $bwant" || fail "show: BDK KCV"
+sc terminal show POS00002 | grep -q "BDK KCV   .*, $bwant (AES DUKPT)" || fail "show: BDK KCV"
 psql_t -At -c "select details->>'kcv' from audit_log where action = 'terminal_bdk' and object = 'terminal:POS00002'" |
   grep -qx "$bwant" || fail "set-bdk not audit-logged"
 echo $b1 | sc terminal set-bdk POS00002 --hsm "$auth" --scheme X 2>"$tmp/err" && fail "bad BDK scheme accepted"

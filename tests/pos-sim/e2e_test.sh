@@ -50,7 +50,7 @@ repeat expect=00                                            # the 0201: the same
 void expect=00                                              # 0400 for the 12.00
 repeat expect=00                                            # the 0401
 void expect=error                                           # nothing left to void
-batch expect=macfail                                        # switchd answers 0500 with 12 today, unMACed
+batch expect=00                                             # the switch counts the same: in balance
 signoff expect=00
 EOF2
 "$BIN/pos-sim" --port "$SW_PORT" --tmk-file "$src/schema/demo/terminal_tmks.txt" \
@@ -77,11 +77,12 @@ cat "$out"
 
 # The batch sent this session's totals: debits 10 + 20 + 60 + 25 + 15 + 9.99
 # + 45 (completion) + 12, the void, the refund.
-grep -qE '^L[0-9]+ +batch +currency=USD debits=8/196.99 debit-reversals=1/12.00 credits=1/7.00 credit-reversals=0/0.00 0500 rc=12 ' "$out" \
+grep -qE '^L[0-9]+ +batch +currency=USD debits=8/196.99 debit-reversals=1/12.00 credits=1/7.00 credit-reversals=0/0.00 0500 rc=00 ' "$out" \
   || fail "batch totals"
-# switchd does not support 0500 yet (12, answered without a MAC): from a
-# terminal without keys the answer is the plain 12.
-printf 'signon expect=00\nbatch currency=KHR expect=12\n' >"$TMP/batch.txt"
+[ "$(sql "select response_code || ' ' || switch_totals::text from terminal_reconciliations where terminal_id = 'POS00001'")" \
+  = "00 {1,0,8,1,700,0,19699,1200}" ] || fail "switch's totals: $(sql "select * from terminal_reconciliations")"
+# An empty KHR batch from a terminal without keys: in balance, unMACed.
+printf 'signon expect=00\nbatch currency=KHR expect=00\n' >"$TMP/batch.txt"
 "$BIN/pos-sim" --port "$SW_PORT" --terminal POS00002 --merchant MER000000000002 --script "$TMP/batch.txt" >"$out.2" \
   || { cat "$out.2"; fail "batch without keys"; }
 cat "$out.2"
@@ -103,6 +104,33 @@ EOF2
   --merchant MER000000000003 --tmk-file "$src/schema/demo/terminal_tmks.txt" \
   --script "$TMP/bin.txt" >"$out.3" || { cat "$out.3"; fail "binary87 session"; }
 cat "$out.3"
+
+# DUKPT PIN pads (the demo BDKs of schema/demo/terminal_bdks.txt, formed in
+# hsm-sim by load demo): TDES (KSN in KS, block in DE 52) and AES (KSN and
+# format-4 block in KS / P4), a right and a wrong PIN each; the wrong one
+# counts a try, the right one resets it.
+tries() { sql "select pin_tries from cards where pan_masked = '453910******3301'"; }
+stan=500
+for v in tdes aes; do
+  cat >"$TMP/dukpt.txt" <<'EOF2'
+signon expect=00
+purchase visa-platinum-lite 3.00 entry=chip pin=card expect=00
+purchase visa-platinum-lite 4.00 entry=chip pin=9999 expect=55
+EOF2
+  "$BIN/pos-sim" --port "$SW_PORT" --terminal POS00002 --merchant MER000000000002 --dukpt $v \
+    --bdk-file "$src/schema/demo/terminal_bdks.txt" --script "$TMP/dukpt.txt" >"$out.d$v" \
+    || { cat "$out.d$v"; fail "DUKPT $v session"; }
+  cat "$out.d$v"
+  [ "$(tries)" = 1 ] || fail "DUKPT $v: wrong PIN not counted ($(tries))"
+  echo 'signon expect=00
+purchase visa-platinum-lite 3.00 entry=chip pin=card expect=00' >"$TMP/dukpt2.txt"
+  "$BIN/pos-sim" --port "$SW_PORT" --terminal POS00002 --merchant MER000000000002 --dukpt $v \
+    --bdk-file "$src/schema/demo/terminal_bdks.txt" --stan $stan --script "$TMP/dukpt2.txt" >/dev/null \
+    || fail "DUKPT $v: right PIN after a wrong one"
+  [ "$(tries)" = 0 ] || fail "DUKPT $v: right PIN did not reset the tries ($(tries))"
+  stan=600   # a new key: the same STAN and DE 7 within a second would be a repeat
+done
+grep -q 'pin=dukpt ksn=123456789012345600000001 0200 rc=00' "$out.daes" || fail "AES DUKPT line: $(cat "$out.daes")"
 
 # A bad script is refused before anything is sent.
 printf 'signon\npurchase visa-classic 1.00 cvv2=12\n' >"$TMP/bad.txt"
