@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchctl_cardless.h"
 #include "switchctl_common.h"
 #include "switchctl_db.h"
 #include "switchctl_pin.h"
@@ -24,6 +25,7 @@ static const char usage_main[] =
     "  card show|block|unblock|lost|stolen|close|pin-reset CARD [--reason TEXT]\n"
     "  account show ACCOUNT  balances, active holds, last transactions\n"
     "  terminal set-tmk|show|list  terminal master keys (key ceremony), key check values\n"
+    "  cardless send|list|expire   cardless-cash vouchers (code checked by hsm-sim)\n"
     "  stop-payment add|list|remove CARD  a customer's stop on a merchant's recurring charges\n"
     "  holds expire [--now TIMESTAMP]  release holds nobody presented in time\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
@@ -407,6 +409,8 @@ int main(int argc, char **argv)
         return cmd_account(sub_argc, sub_argv);
     if (strcmp(cmd, "terminal") == 0)
         return scterm_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "cardless") == 0)
+        return sccl_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "stop-payment") == 0)
         return scstop_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "holds") == 0)

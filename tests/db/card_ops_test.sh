@@ -50,7 +50,7 @@ expect 2 "unexpected argument '--all'" holds expire --all
 expect 2 '--now wants a timestamp' holds expire --now 'next tuesday'
 expect 2 'card id must be a number' card pin-reset 2x
 [ "$(state)" = "$before" ] || fail "a bad command line changed something"
-for c in "stop-payment" "holds" "card"; do
+for c in "stop-payment" "holds" "cardless" "card"; do
   sc $c --help && grep -q '^usage: switchctl' "$tmp/out" || fail "$c --help"
 done
 
