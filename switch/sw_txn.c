@@ -80,6 +80,12 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT " RESULT_COLS " FROM pin_change($1, $2, $3, $4, $5::bytea, $6, "
 	                     "$7, $8, $9, $10::date)",
 	                     10);
+	rc |= pgpool_prepare(db, "voucher_lookup",
+	                     "SELECT status, amount, currency, code_offset, pvk_lmk FROM voucher_lookup($1)", 1);
+	rc |= pgpool_prepare(db, "voucher_redeem",
+	                     "SELECT " RESULT_COLS " FROM voucher_redeem($1, $2, $3, $4, $5, $6::boolean, "
+	                     "$7::bigint, $8::smallint)",
+	                     8);
 	rc |= pgpool_prepare(db, "auth_log_local",
 	                     "SELECT auth_log_local($1, $2, $3, $4, $5, $6, $7, $8::bytea, "
 	                     "$9::bigint, $10::smallint, $11, $12)",

@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/hmac.h>
-
+#include "switchctl_cardless.h"
+#include "switchctl_common.h"
 #include "switchctl_db.h"
 #include "switchctl_pin.h"
+#include "switchctl_stop.h"
 #include "switchctl_term.h"
 
 static const char *opt_db;
@@ -21,38 +22,14 @@ static const char usage_main[] =
     "  db init              create the database if missing, then migrate\n"
     "  db migrate           apply the numbered migrations in the schema dir\n"
     "  load demo            load the demo bank (customers, accounts, cards, terminals, rates)\n"
-    "  card show|block|unblock|lost|stolen|close CARD [--reason TEXT]\n"
+    "  card show|block|unblock|lost|stolen|close|pin-reset CARD [--reason TEXT]\n"
     "  account show ACCOUNT  balances, active holds, last transactions\n"
     "  terminal set-tmk|show|list  terminal master keys (key ceremony), key check values\n"
+    "  cardless send|list|expire   cardless-cash vouchers (code checked by hsm-sim)\n"
+    "  stop-payment add|list|remove CARD  a customer's stop on a merchant's recurring charges\n"
+    "  holds expire [--now TIMESTAMP]  release holds nobody presented in time\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
     "ACCOUNT is an account id or number. The connection comes from --db or PG* variables.\n";
-
-static int usage(const char *text, bool err)
-{
-    fputs(text, err ? stderr : stdout);
-    return err ? 2 : 0;
-}
-
-static bool wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return true;
-    return false;
-}
-
-/* 12345 -> "123.45" (exponent 2 for both currencies we keep). */
-static void fmt_money(const char *minor, char *out, size_t n)
-{
-    long long v = strtoll(minor, NULL, 10);
-    unsigned long long a = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    snprintf(out, n, "%s%llu.%02llu", v < 0 ? "-" : "", a / 100, a % 100);
-}
-
-static const char *cur_alpha(const char *code)
-{
-    return strcmp(code, "840") == 0 ? "USD" : strcmp(code, "116") == 0 ? "KHR" : code;
-}
 
 /* ---- db ---- */
 
@@ -62,11 +39,11 @@ static const char usage_db[] = "usage: switchctl db init|migrate\n"
 
 static int cmd_db(int argc, char **argv)
 {
-    if (argc < 1 || wants_help(argc, argv))
-        return usage(usage_db, argc < 1);
+    if (argc < 1 || sc_wants_help(argc, argv))
+        return sc_usage(usage_db, argc < 1);
     bool init = strcmp(argv[0], "init") == 0;
     if (!init && strcmp(argv[0], "migrate") != 0)
-        return usage(usage_db, true);
+        return sc_usage(usage_db, true);
     if (init) {
         /* Connect to the maintenance database with the same parameters. */
         const char *kw[] = {"dbname", "dbname", NULL};
@@ -130,19 +107,6 @@ static const char usage_load[] =
     "  test keys) if hsm-sim runs with --authorised; otherwise one warning, exit 0.\n"
     "  Terminals that have a TMK keep it.\n";
 
-static const char demo_hmac_key[] = "64656d6f2d70616e2d686d61632d6b65792d6e6f742d666f722d70726f642121";
-static const char demo_enc_key[] = "64656d6f2d70616e2d656e632d6b65792d6e6f742d666f722d70726f64212121";
-
-static const char *pan_key(const char *var, const char *fallback, bool warn)
-{
-    const char *k = getenv(var);
-    if (k && *k)
-        return k;
-    if (warn)
-        fprintf(stderr, "switchctl: warning: %s not set, using the public demo key (not for real cards)\n", var);
-    return fallback;
-}
-
 /* What the demo needs from hsm-sim: PIN data, CVV keys, then terminal
  * master keys. */
 static int demo_hsm_data(PGconn *db, const char *hsm_addr)
@@ -163,20 +127,20 @@ static int demo_hsm_data(PGconn *db, const char *hsm_addr)
 
 static int cmd_load(int argc, char **argv)
 {
-    if (argc < 1 || wants_help(argc, argv) || strcmp(argv[0], "demo") != 0)
-        return usage(usage_load, argc < 1 || !wants_help(argc, argv));
+    if (argc < 1 || sc_wants_help(argc, argv) || strcmp(argv[0], "demo") != 0)
+        return sc_usage(usage_load, argc < 1 || !sc_wants_help(argc, argv));
     const char *hsm = getenv("SWITCH_HSM");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--hsm") == 0 && i + 1 < argc)
             hsm = argv[++i];
         else
-            return usage(usage_load, true);
+            return sc_usage(usage_load, true);
     }
     PGconn *db = scdb_connect(opt_db);
     if (!db)
         return 1;
-    const char *p[2] = {pan_key("SWITCH_PAN_HMAC_KEY", demo_hmac_key, true),
-                        pan_key("SWITCH_PAN_ENC_KEY", demo_enc_key, true)};
+    const char *p[2] = {sc_pan_key("SWITCH_PAN_HMAC_KEY", sc_demo_hmac_key, true),
+                        sc_pan_key("SWITCH_PAN_ENC_KEY", sc_demo_enc_key, true)};
     /* Session settings the demo SQL reads; set_config keeps them out of
      * the server log's statement text. */
     PGresult *r = scdb_exec(db, "SELECT set_config('cardswitch.pan_hmac_key', $1, false),"
@@ -219,37 +183,12 @@ static int cmd_load(int argc, char **argv)
 /* ---- card ---- */
 
 static const char usage_card[] =
-    "usage: switchctl card show|block|unblock|lost|stolen|close (CARD_ID | --pan PAN) [--reason TEXT]\n"
+    "usage: switchctl card show|block|unblock|lost|stolen|close|pin-reset (CARD_ID | --pan PAN) [--reason TEXT]\n"
     "  show     masked PAN, product, account, status with reason and instant, PIN tries\n"
     "  block    temporarily blocked by the bank (answers 62)   unblock  back to active\n"
     "  lost     reported lost (41)   stolen  reported stolen (43)   close  closed for good\n"
+    "  pin-reset  wrong-PIN count back to 0 after a lock-out (75), audit-logged\n"
     "  The instant of the change is recorded to the microsecond; later transactions are declined.\n";
-
-/* HMAC-SHA-256 of the PAN with the operator's key, as hex for the query. */
-static bool pan_hash_hex(const char *pan, char out[65])
-{
-    const char *khex = pan_key("SWITCH_PAN_HMAC_KEY", demo_hmac_key, false);
-    unsigned char key[64], md[32];
-    size_t klen = strlen(khex) / 2;
-    if (klen == 0 || klen > sizeof key || strlen(khex) % 2) {
-        fprintf(stderr, "switchctl: SWITCH_PAN_HMAC_KEY must be 2-128 hex digits\n");
-        return false;
-    }
-    for (size_t i = 0; i < klen; i++) {
-        unsigned int b;
-        if (sscanf(khex + 2 * i, "%2x", &b) != 1) {
-            fprintf(stderr, "switchctl: SWITCH_PAN_HMAC_KEY is not hex\n");
-            return false;
-        }
-        key[i] = (unsigned char)b;
-    }
-    unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)pan, strlen(pan), md, &mdlen))
-        return false;
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return true;
-}
 
 static int card_show(PGconn *db, const char *id)
 {
@@ -272,7 +211,7 @@ static int card_show(PGconn *db, const char *id)
     }
     char lim[32] = "product's";
     if (*PQgetvalue(r, 0, 12))
-        fmt_money(PQgetvalue(r, 0, 12), lim, sizeof lim);
+        sc_fmt_money(PQgetvalue(r, 0, 12), lim, sizeof lim);
     printf("card %s  %s  %s  %s\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
            PQgetvalue(r, 0, 11));
     printf("  holder   %s\n  account  %s\n", PQgetvalue(r, 0, 13), PQgetvalue(r, 0, 3));
@@ -287,22 +226,19 @@ static int card_show(PGconn *db, const char *id)
 
 static int cmd_card(int argc, char **argv)
 {
-    if (argc < 1 || wants_help(argc, argv))
-        return usage(usage_card, argc < 1);
-    const char *verb = argv[0], *id = NULL, *pan = NULL, *reason = NULL;
+    if (argc < 1 || sc_wants_help(argc, argv))
+        return sc_usage(usage_card, argc < 1);
+    const char *verb = argv[0], *reason = NULL;
+    struct sc_card_arg card = {0};
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--pan") == 0 && i + 1 < argc)
-            pan = argv[++i];
-        else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
             reason = argv[++i];
-        else if (!id && argv[i][0] != '-')
-            id = argv[i];
-        else
-            return usage(usage_card, true);
+        else if (!sc_card_take(&card, argc, argv, &i))
+            return sc_usage(usage_card, true);
     }
     static const struct { const char *verb, *status; } verbs[] = {
-        {"block", "blocked_bank"}, {"unblock", "active"}, {"lost", "lost"},
-        {"stolen", "stolen"},      {"close", "closed"},   {"show", NULL}};
+        {"block", "blocked_bank"}, {"unblock", "active"},  {"lost", "lost"},   {"stolen", "stolen"},
+        {"close", "closed"},       {"pin-reset", NULL},    {"show", NULL}};
     const char *status = NULL;
     bool known = false;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
@@ -310,43 +246,29 @@ static int cmd_card(int argc, char **argv)
             known = true;
             status = verbs[i].status;
         }
-    if (!known || (!id) == (!pan))
-        return usage(usage_card, true);
-    if (id && strspn(id, "0123456789") != strlen(id)) {
-        fprintf(stderr, "switchctl: card id must be a number (use --pan for a card number)\n");
+    if (!known)
+        return sc_usage(usage_card, true);
+    if (!sc_card_check(&card))
         return 2;
-    }
     PGconn *db = scdb_connect(opt_db);
     if (!db)
         return 1;
-    char idbuf[32];
+    char id[32];
     int rc = 1;
-    if (pan) {
-        char h[65];
-        if (!pan_hash_hex(pan, h))
-            goto out;
-        const char *p[1] = {h};
-        PGresult *r = scdb_exec(db, "SELECT id FROM cards WHERE pan_hash = decode($1,'hex')", 1, p);
-        if (!r)
-            goto out;
-        if (PQntuples(r) == 0) {
-            fprintf(stderr, "switchctl: no such card\n");
-            PQclear(r);
-            goto out;
-        }
-        snprintf(idbuf, sizeof idbuf, "%s", PQgetvalue(r, 0, 0));
-        PQclear(r);
-        id = idbuf;
-    }
-    if (status) {
+    if (sc_card_resolve(db, &card, id)) {
         const char *p[3] = {id, status, reason ? reason : verb};
-        PGresult *r = scdb_exec(db, "SELECT card_set_status($1::bigint, $2::card_status, $3)", 3, p);
-        if (!r)
-            goto out;
-        PQclear(r);
+        PGresult *r = NULL;
+        if (status)
+            r = scdb_exec(db, "SELECT card_set_status($1::bigint, $2::card_status, $3)", 3, p);
+        else if (strcmp(verb, "pin-reset") == 0)
+            r = scdb_exec(db, "SELECT card_pin_reset($1::bigint)", 1, p);
+        else
+            r = scdb_exec(db, "SELECT 1", 0, NULL);
+        if (r) {
+            PQclear(r);
+            rc = card_show(db, id);
+        }
     }
-    rc = card_show(db, id);
-out:
     PQfinish(db);
     return rc;
 }
@@ -360,13 +282,13 @@ static const char usage_account[] =
 
 static int cmd_account(int argc, char **argv)
 {
-    if (argc < 2 || wants_help(argc, argv) || strcmp(argv[0], "show") != 0)
-        return usage(usage_account, !wants_help(argc, argv));
+    if (argc < 2 || sc_wants_help(argc, argv) || strcmp(argv[0], "show") != 0)
+        return sc_usage(usage_account, !sc_wants_help(argc, argv));
     const char *last = "10";
     if (argc == 4 && strcmp(argv[2], "--last") == 0)
         last = argv[3];
     else if (argc != 2)
-        return usage(usage_account, true);
+        return sc_usage(usage_account, true);
     PGconn *db = scdb_connect(opt_db);
     if (!db)
         return 1;
@@ -389,12 +311,12 @@ static int cmd_account(int argc, char **argv)
         PQclear(r);
         goto out;
     }
-    cur = cur_alpha(PQgetvalue(r, 0, 3));
-    fmt_money(PQgetvalue(r, 0, 5), led, sizeof led);
-    fmt_money(PQgetvalue(r, 0, 6), held, sizeof held);
-    fmt_money(PQgetvalue(r, 0, 7), av, sizeof av);
-    fmt_money(PQgetvalue(r, 0, 8), mn, sizeof mn);
-    fmt_money(PQgetvalue(r, 0, 9), od, sizeof od);
+    cur = sc_cur_alpha(PQgetvalue(r, 0, 3));
+    sc_fmt_money(PQgetvalue(r, 0, 5), led, sizeof led);
+    sc_fmt_money(PQgetvalue(r, 0, 6), held, sizeof held);
+    sc_fmt_money(PQgetvalue(r, 0, 7), av, sizeof av);
+    sc_fmt_money(PQgetvalue(r, 0, 8), mn, sizeof mn);
+    sc_fmt_money(PQgetvalue(r, 0, 9), od, sizeof od);
     snprintf(aid, sizeof aid, "%s", PQgetvalue(r, 0, 0));
     printf("account %s (id %s)  %s %s  %s  %s\n", PQgetvalue(r, 0, 1), aid, PQgetvalue(r, 0, 2), cur,
            PQgetvalue(r, 0, 4), PQgetvalue(r, 0, 10));
@@ -412,7 +334,7 @@ static int cmd_account(int argc, char **argv)
     printf("  active holds: %d\n", PQntuples(r));
     for (int i = 0; i < PQntuples(r); i++) {
         char amt[32];
-        fmt_money(PQgetvalue(r, i, 1), amt, sizeof amt);
+        sc_fmt_money(PQgetvalue(r, i, 1), amt, sizeof amt);
         printf("    hold %-8s %12s  %s  %s  expires %s\n", PQgetvalue(r, i, 0), amt, PQgetvalue(r, i, 2),
                PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
     }
@@ -427,7 +349,7 @@ static int cmd_account(int argc, char **argv)
     printf("  last postings:\n");
     for (int i = 0; i < PQntuples(r); i++) {
         char amt[32];
-        fmt_money(PQgetvalue(r, i, 4), amt, sizeof amt);
+        sc_fmt_money(PQgetvalue(r, i, 4), amt, sizeof amt);
         printf("    entry %-8s %s  %-14s %-15s %12s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
                PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), amt);
     }
@@ -436,6 +358,26 @@ static int cmd_account(int argc, char **argv)
 out:
     PQfinish(db);
     return rc;
+}
+
+/* ---- holds ---- */
+
+static const char usage_holds[] =
+    "usage: switchctl holds expire [--now TIMESTAMP]\n"
+    "  Releases the active holds whose expiry (hold_days, 32, after the authorisation)\n"
+    "  has passed at TIMESTAMP (default: now) and prints how many. Idempotent and safe\n"
+    "  beside a running switch: a second run releases nothing more.\n";
+
+static int cmd_holds(int argc, char **argv)
+{
+    if (sc_wants_help(argc, argv))
+        return sc_usage(usage_holds, false);
+    if (argc < 1)
+        return sc_bad("holds", "missing subcommand (expire)", NULL);
+    if (strcmp(argv[0], "expire") != 0)
+        return sc_bad("holds", "unknown subcommand", argv[0]);
+    return sc_job(opt_db, "holds expire", argc, argv, "SELECT expire_holds(coalesce($1::timestamptz, now()))",
+                  "holds expired (released)");
 }
 
 int main(int argc, char **argv)
@@ -453,12 +395,12 @@ int main(int argc, char **argv)
         switch (c) {
         case 'd': opt_db = optarg; break;
         case 's': opt_schema = optarg; break;
-        case 'h': return usage(usage_main, false);
-        default: return usage(usage_main, true);
+        case 'h': return sc_usage(usage_main, false);
+        default: return sc_usage(usage_main, true);
         }
     }
     if (optind >= argc)
-        return usage(usage_main, true);
+        return sc_usage(usage_main, true);
     const char *cmd = argv[optind];
     int sub_argc = argc - optind - 1;
     char **sub_argv = argv + optind + 1;
@@ -472,8 +414,14 @@ int main(int argc, char **argv)
         return cmd_account(sub_argc, sub_argv);
     if (strcmp(cmd, "terminal") == 0)
         return scterm_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "cardless") == 0)
+        return sccl_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "stop-payment") == 0)
+        return scstop_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "holds") == 0)
+        return cmd_holds(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0)
-        return usage(usage_main, false);
+        return sc_usage(usage_main, false);
     fprintf(stderr, "switchctl: unknown command '%s' (try --help)\n", cmd);
     return 2;
 }

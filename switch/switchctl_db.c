@@ -35,7 +35,13 @@ PGresult *scdb_exec(PGconn *db, const char *sql, int nparams, const char *const 
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        report("database error", m ? m : PQerrorMessage(db));
+        const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+        /* A refusal our own functions raise on purpose ("no card 7") is
+         * the answer itself; anything else is a database error. */
+        if (m && ctx && strstr(ctx, "PL/pgSQL function") == ctx && strstr(ctx, " at RAISE"))
+            fprintf(stderr, "switchctl: %.*s\n", (int)strcspn(m, "\n"), m);
+        else
+            report("database error", m ? m : PQerrorMessage(db));
         PQclear(r);
         return NULL;
     }

@@ -205,29 +205,90 @@ BEGIN
 END $$;
 
 -- Cardless cash: create, wrong codes, redeem once; expiry returns money.
+-- The code is checked by the HSM (switchd passes its verdict); here the
+-- offset and PVK are stand-ins: the database only stores them.
 DO $$
 DECLARE a accounts := (SELECT a FROM accounts a WHERE number = '100000031'); v bigint; code text; r auth_result;
-        good bytea := sha256('12345678'::bytea); bad bytea := sha256('00000000'::bytea); led bigint;
+        led bigint; pvk int; tmk int; l record;
 BEGIN
-  SELECT * INTO code, v FROM voucher_create(a.id, '7000000001', '+85599000001', good, 5000, 840::smallint);
+  SELECT key_id INTO pvk FROM crypto_key_install('PVK', 'voucher-pvk', 'U' || repeat('AB', 24), 'abc123');
+  PERFORM pg_temp.eq((SELECT key_id FROM crypto_key_install('PVK', 'voucher-pvk', 'U' || repeat('CD', 24), 'DEF456')),
+                     pvk, 'a second install keeps the first key');
+  PERFORM pg_temp.eq((SELECT kcv FROM crypto_keys WHERE id = pvk), 'ABC123', 'first key kept');
+  PERFORM pg_temp.eq((SELECT count(*) FROM audit_log WHERE action = 'key_install'), 1::bigint, 'key install audited once');
+  PERFORM pg_temp.refused($q$SELECT crypto_key_install('TMK', 'voucher-pvk', 'U' || repeat('AB', 24), 'ABC123')$q$,
+                          '23514', 'same label, other kind');
+  SELECT key_id INTO tmk FROM crypto_key_install('TMK', 'test-tmk', 'U' || repeat('EF', 24), '00AA11');
+  PERFORM pg_temp.refused(format($q$SELECT voucher_create(%s, '7000000000000001', '+85599000001', '12345678',
+                          %s, 5000, 840::smallint)$q$, a.id, tmk), '23503', 'voucher under a key that is not a PVK');
+  PERFORM pg_temp.refused(format($q$SELECT voucher_create(%s, '70000001', '+85599000001', '12345678', %s,
+                          5000, 840::smallint)$q$, a.id, pvk), '23514', 'reference of 8 digits');
+  SELECT * INTO code, v FROM voucher_create(a.id, '7000000000000001', '+85599000001', '12345678', pvk, 5000, 840::smallint);
   PERFORM pg_temp.eq(code, '00', 'voucher created');
   PERFORM pg_temp.eq((SELECT ledger_balance FROM accounts WHERE id = a.id), a.ledger_balance - 5000, 'sender debited');
-  r := voucher_redeem('00000000001', 'ATM00001', '500001', '1123101500', '7000000001', bad, 5000, 840::smallint);
-  PERFORM pg_temp.eq(r.response_code, '55', 'wrong code');
-  r := voucher_redeem('00000000001', 'ATM00001', '500002', '1123101500', '7000000001', good, 4000, 840::smallint);
+  SELECT * INTO l FROM voucher_lookup('7000000000000001');
+  PERFORM pg_temp.eq(l.status::text || l.amount || '/' || l.currency || '/' || l.code_offset || '/' || l.tries || '/' || l.max_tries,
+                     'active5000/840/12345678/0/3', 'lookup');
+  PERFORM pg_temp.eq(l.pvk_lmk, 'U' || repeat('AB', 24), 'lookup gives the PVK under the LMK');
+  PERFORM pg_temp.eq((SELECT count(*) FROM voucher_lookup('7000000000000009')), 0::bigint, 'unknown: no row');
+  r := voucher_redeem('00000000001', 'ATM00001', '500001', '1123101500', '7000000000000001', false, 5000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code || r.rule, '55voucher_code_wrong', 'wrong code');
+  PERFORM pg_temp.eq((voucher_lookup('7000000000000001')).tries, 1::smallint, 'try counted');
+  r := voucher_redeem('00000000001', 'ATM00001', '500002', '1123101500', '7000000000000001', true, 4000, 840::smallint);
   PERFORM pg_temp.eq(r.response_code, '13', 'wrong amount');
-  r := voucher_redeem('00000000001', 'ATM00001', '500003', '1123101500', '7000000001', good, 5000, 840::smallint);
+  r := voucher_redeem('00000000001', 'ATM00001', '500005', '1123101500', '7000000000000001', true, 5000, 116::smallint);
+  PERFORM pg_temp.eq(r.response_code, '13', 'wrong currency');
+  r := voucher_redeem('00000000001', 'POS00001', '500006', '1123101500', '7000000000000001', true, 5000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code, '58', 'not at a POS');
+  r := voucher_redeem('00000000002', 'ATM00001', '500007', '1123101500', '7000000000000001', true, 5000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code, '03', 'not another acquirer''s terminal');
+  r := voucher_redeem('00000000001', 'ATM00001', '500003', '1123101500', '7000000000000001', true, 5000, 840::smallint);
   PERFORM pg_temp.eq(r.response_code, '00', 'redeemed');
-  r := voucher_redeem('00000000001', 'ATM00001', '500004', '1123101500', '7000000001', good, 5000, 840::smallint);
+  PERFORM pg_temp.eq((voucher_redeem('00000000001', 'ATM00001', '500003', '1123101500', '7000000000000001', true, 5000,
+                      840::smallint)).duplicate, true, 'repeat answered as before');
+  r := voucher_redeem('00000000001', 'ATM00001', '500004', '1123101500', '7000000000000001', true, 5000, 840::smallint);
   PERFORM pg_temp.eq(r.response_code, '14', 'only once');
   PERFORM pg_temp.check_invariants();
-  SELECT * INTO code, v FROM voucher_create(a.id, '7000000002', '+85599000001', good, 3000, 840::smallint);
-  FOR i IN 1..3 LOOP r := voucher_redeem('00000000001', 'ATM00001', '50001' || i, '1123101500', '7000000002', bad, 3000, 840::smallint); END LOOP;
-  PERFORM pg_temp.eq(r.response_code, '75', 'locked after wrong codes');
+  SELECT * INTO code, v FROM voucher_create(a.id, '7000000000000002', '+85599000001', '87654321', pvk, 3000, 840::smallint);
+  r := voucher_redeem('00000000001', 'ATM00001', '500011', '1123101500', '7000000000000002', false, 3000, 840::smallint);
+  r := voucher_redeem('00000000001', 'ATM00001', '500012', '1123101500', '7000000000000002', NULL, 3000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code, '55', 'no verdict is a wrong code');
+  r := voucher_redeem('00000000001', 'ATM00001', '500013', '1123101500', '7000000000000002', false, 3000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code || r.rule, '75voucher_locked_now', 'locked after wrong codes');
+  r := voucher_redeem('00000000001', 'ATM00001', '500014', '1123101500', '7000000000000002', true, 3000, 840::smallint);
+  PERFORM pg_temp.eq(r.response_code || r.rule, '75voucher_locked', 'locked even for the right code');
+  PERFORM pg_temp.eq((voucher_lookup('7000000000000002')).status, 'locked'::voucher_status, 'lookup shows locked');
   led := (SELECT ledger_balance FROM accounts WHERE id = a.id);
   PERFORM pg_temp.eq(voucher_expire(now() + interval '29 days'), 0, 'not yet');
   PERFORM pg_temp.eq(voucher_expire(now() + interval '31 days'), 1, 'expired');
   PERFORM pg_temp.eq(voucher_expire(now() + interval '31 days'), 0, 'expiry idempotent');
   PERFORM pg_temp.eq((SELECT ledger_balance FROM accounts WHERE id = a.id), led + 3000, 'money back to sender');
+  PERFORM pg_temp.check_invariants();
+  -- The open-voucher guard of migration 010: no open voucher without a code.
+  PERFORM pg_temp.refused(format($q$INSERT INTO cardless_vouchers (reference, sender_account_id, recipient_phone, amount,
+                          currency, expires_at) VALUES ('7000000000000003', %s, '+85599000001', 1, 840, now())$q$, a.id),
+                          '23514', 'open voucher without a code offset');
+END $$;
+
+-- Stop-payments through the operator functions: audit-logged, errors for a
+-- repeat and for lifting what is not there; a lifted one no longer applies.
+DO $$
+DECLARE c bigint := pg_temp.card('MC_PLATINUM'); sp bigint; n bigint := (SELECT max(id) FROM audit_log);
+BEGIN
+  sp := stop_payment_add(c, 'MER000000000002', 'customer called');
+  PERFORM pg_temp.eq((pg_temp.auth('purchase', '00000000002', 'ECOM0001', c, 500, 840::smallint, NULL, 'MER000000000002', true)).response_code,
+                     '57', 'stopped');
+  PERFORM pg_temp.refused(format($q$SELECT stop_payment_add(%s, 'MER000000000002')$q$, c), '23505', 'added twice');
+  PERFORM pg_temp.refused($q$SELECT stop_payment_add(999999, 'MER000000000002')$q$, 'P0002', 'unknown card');
+  PERFORM pg_temp.refused(format($q$SELECT stop_payment_add(%s, '')$q$, c), '23514', 'empty merchant');
+  PERFORM pg_temp.refused(format($q$SELECT stop_payment_remove(%s, 'MER000000000009')$q$, c), 'P0002', 'nothing to lift');
+  PERFORM stop_payment_remove(c, 'MER000000000002');
+  PERFORM pg_temp.eq((SELECT lifted_at IS NOT NULL FROM stop_payments WHERE id = sp), true, 'lifted_at set');
+  PERFORM pg_temp.refused(format($q$SELECT stop_payment_remove(%s, 'MER000000000002')$q$, c), 'P0002', 'lifted twice');
+  PERFORM pg_temp.eq((pg_temp.auth('purchase', '00000000002', 'ECOM0001', c, 500, 840::smallint, NULL, 'MER000000000002', true)).response_code,
+                     '00', 'lifted: charged again');
+  PERFORM stop_payment_add(c, 'MER000000000002');
+  PERFORM pg_temp.eq((SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE id > n AND object = 'card:' || c),
+                     'stop_payment_add,stop_payment_remove,stop_payment_add', 'audit rows');
   PERFORM pg_temp.check_invariants();
 END $$;
