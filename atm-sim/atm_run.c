@@ -278,9 +278,9 @@ static bool amounts_ok(const struct as_step *st, const struct result *r, char *w
 		const char *key, *type, *none;
 		size_t off;
 	} items[] = {
-		{"fee", NULL, "no DE 28", offsetof(struct as_step, fee)},
-		{"ledger", "01", "no ledger balance in DE 54", offsetof(struct as_step, ledger)},
-		{"avail", "02", "no available balance in DE 54", offsetof(struct as_step, avail)},
+		{"fee", NULL, "(no DE 28)", offsetof(struct as_step, fee)},
+		{"ledger", "01", "(not in DE 54)", offsetof(struct as_step, ledger)},
+		{"avail", "02", "(not in DE 54)", offsetof(struct as_step, avail)},
 	};
 	bool ok = true;
 	size_t wn = strlen(want), gn = strlen(got);
@@ -301,8 +301,8 @@ static bool amounts_ok(const struct as_step *st, const struct result *r, char *w
 		if (wn < wcap)
 			wn += (size_t)snprintf(want + wn, wcap - wn, " %s=%s", items[i].key, ebuf);
 		if (gn < gcap)
-			gn += (size_t)snprintf(got + gn, gcap - gn, v.set ? " %s=%s" : " %.0s%s",
-			                       items[i].key, v.set ? vbuf : items[i].none);
+			gn += (size_t)snprintf(got + gn, gcap - gn, " %s=%s", items[i].key,
+			                       v.set ? vbuf : items[i].none);
 	}
 	return ok;
 }
