@@ -2,6 +2,7 @@
 #include "atm_run.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,8 @@ struct result {
 	char text[512];    /* the result line after the step name */
 	size_t len;
 	bool local_error;  /* a failure of the terminal or the script, not of the switch */
+	bool answered;     /* ans holds the switch's answer to the step */
+	struct tl_answer ans;
 };
 
 static void add(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -102,6 +105,8 @@ static void judge(tl_term *t, int rc, const struct tl_answer *a, struct result *
 	}
 	if (a->skipped)
 		add(r, " skipped=%u", a->skipped);
+	r->answered = rc == 0;
+	r->ans = *a;
 }
 
 /* A real ATM that cannot trust the outcome of a withdrawal (no answer, or
@@ -239,10 +244,73 @@ static void do_other_step(tl_term *t, const struct as_step *st, const struct ar_
 	}
 }
 
+/* The answer's DE 28 fee, or DE 54 balance of amount type `type`, as an
+ * as_amount (set false when the answer has none). */
+static struct as_amount received(const struct result *r, const char *type)
+{
+	struct as_amount v = {.set = false};
+	if (!r->answered)
+		return v;
+	if (type == NULL) {
+		v.set = r->ans.has_fee;
+		v.minor = r->ans.fee_sign == 'C' ? -(int64_t)r->ans.fee : (int64_t)r->ans.fee;
+		return v;
+	}
+	for (int i = 0; i < r->ans.nbal; i++) {
+		const struct tlf_balance *b = &r->ans.bal[i];
+		if (strcmp(b->amount_type, type) == 0) {
+			v.set = true;
+			v.minor = b->sign == 'D' ? -(int64_t)b->amount : (int64_t)b->amount;
+			memcpy(v.currency, b->currency, sizeof v.currency);
+			return v;
+		}
+	}
+	return v;
+}
+
+/* Compares the step's amount expectations with the answer: appends
+ * " fee=5.00 ..." to `want` and the received values to `got`. Returns
+ * whether all held. */
+static bool amounts_ok(const struct as_step *st, const struct result *r, char *want, size_t wcap,
+                       char *got, size_t gcap)
+{
+	static const struct {
+		const char *key, *type, *none;
+		size_t off;
+	} items[] = {
+		{"fee", NULL, "(no DE 28)", offsetof(struct as_step, fee)},
+		{"ledger", "01", "(not in DE 54)", offsetof(struct as_step, ledger)},
+		{"avail", "02", "(not in DE 54)", offsetof(struct as_step, avail)},
+	};
+	bool ok = true;
+	size_t wn = strlen(want), gn = strlen(got);
+	for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+		const struct as_amount *e = (const void *)((const char *)st + items[i].off);
+		if (!e->set)
+			continue;
+		struct as_amount v = received(r, items[i].type);
+		char ebuf[40], vbuf[40];
+		as_amount_format(e, ebuf, sizeof ebuf);
+		struct as_amount shown = v;
+		if (!e->currency[0])
+			shown.currency[0] = '\0'; /* compare and show like the expectation */
+		as_amount_format(&shown, vbuf, sizeof vbuf);
+		bool match = v.set && v.minor == e->minor &&
+		             (!e->currency[0] || strcmp(e->currency, v.currency) == 0);
+		ok = ok && match;
+		if (wn < wcap)
+			wn += (size_t)snprintf(want + wn, wcap - wn, " %s=%s", items[i].key, ebuf);
+		if (gn < gcap)
+			gn += (size_t)snprintf(got + gn, gcap - gn, " %s=%s", items[i].key,
+			                       v.set ? vbuf : items[i].none);
+	}
+	return ok;
+}
+
 int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 {
 	int failed = 0;
-	char failures[32][160];
+	char failures[32][400];
 	size_t nfail = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct as_step *st = &s->steps[i];
@@ -256,15 +324,21 @@ int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 			do_other_step(t, st, o, &r);
 		const char *want = st->expect[0] ? st->expect : st->op == AS_EXPECT_CLOSE ? "closed" : NULL;
 		bool ok = want ? strcmp(want, r.outcome) == 0 : !r.local_error;
-		if (st->expect[0])
-			add(&r, " expect=%s %s", st->expect, ok ? "ok" : "FAIL");
+		char wamt[160] = "", gamt[200] = "";
+		if (!amounts_ok(st, &r, wamt, sizeof wamt, gamt, sizeof gamt))
+			ok = false;
+		if (st->expect[0] || wamt[0])
+			add(&r, " expect%s%s%s %s", st->expect[0] ? "=" : "", st->expect,
+			    wamt, ok ? "ok" : "FAIL");
 		fprintf(o->out, "L%-4u %-18s%s\n", st->line, as_op_name(st->op), r.text);
 		fflush(o->out);
 		if (!ok) {
+			char wall[200];
+			snprintf(wall, sizeof wall, "%s%s", want ? want : "", wamt + (!want && wamt[0]));
 			if (nfail < sizeof failures / sizeof failures[0])
-				snprintf(failures[nfail++], sizeof failures[0], "FAILED L%u %s: %s%s, got %s",
-				         st->line, as_op_name(st->op), want ? "expected " : "",
-				         want ? want : "local error", r.outcome);
+				snprintf(failures[nfail++], sizeof failures[0], "FAILED L%u %s: %s%s, got %s%s",
+				         st->line, as_op_name(st->op), wall[0] ? "expected " : "",
+				         wall[0] ? wall : "local error", r.outcome, gamt);
 			failed++;
 		}
 	}

@@ -15,6 +15,7 @@ enum {
 	OPT_EXPECT = 1 << 0,
 	OPT_CARD = 1 << 1, /* currency, pin, account, entry */
 	OPT_DISPENSED = 1 << 2,
+	OPT_AMOUNTS = 1 << 3, /* fee, ledger, avail */
 };
 
 static const struct opdef {
@@ -27,11 +28,11 @@ static const struct opdef {
 	{"signoff", AS_SIGNOFF, OPT_EXPECT, 0},
 	{"echo", AS_ECHO, OPT_EXPECT, 0},
 	{"keychange", AS_KEYCHANGE, OPT_EXPECT, 0},
-	{"withdraw", AS_WITHDRAW, OPT_EXPECT | OPT_CARD, 2},
-	{"balance", AS_BALANCE, OPT_EXPECT | OPT_CARD, 1},
-	{"repeat", AS_REPEAT, OPT_EXPECT, 0},
-	{"duplicate-mismatch", AS_DUP_MISMATCH, OPT_EXPECT, 0},
-	{"reverse", AS_REVERSE, OPT_EXPECT | OPT_DISPENSED, 0},
+	{"withdraw", AS_WITHDRAW, OPT_EXPECT | OPT_CARD | OPT_AMOUNTS, 2},
+	{"balance", AS_BALANCE, OPT_EXPECT | OPT_CARD | OPT_AMOUNTS, 1},
+	{"repeat", AS_REPEAT, OPT_EXPECT | OPT_AMOUNTS, 0},
+	{"duplicate-mismatch", AS_DUP_MISMATCH, OPT_EXPECT | OPT_AMOUNTS, 0},
+	{"reverse", AS_REVERSE, OPT_EXPECT | OPT_DISPENSED | OPT_AMOUNTS, 0},
 	{"sleep", AS_SLEEP, 0, 1},
 	{"raw", AS_RAW, 0, -1},
 	{"expect-close", AS_EXPECT_CLOSE, 0, 0},
@@ -90,6 +91,40 @@ static int parse_amount(struct ctx *c, const char *what, const char *s, uint64_t
 	return 0;
 }
 
+/* fee=[-]AMOUNT; ledger=, avail=[CUR][-]AMOUNT (the form the result line
+ * prints, so that a line can be copied into an expectation). */
+static int parse_expected_amount(struct ctx *c, const char *k, const char *v, bool currency,
+                                 struct as_amount *a)
+{
+	const char *p = v;
+	if (currency && isalpha((unsigned char)p[0])) {
+		char alpha[4] = "";
+		memcpy(alpha, p, strnlen(p, 3));
+		if (tlf_currency_code(alpha, a->currency) != 0)
+			return bad(c, "%s=%s: want USD or KHR before the amount, or none", k, v);
+		p += 3;
+	}
+	bool neg = *p == '-';
+	uint64_t minor;
+	int rc = tlf_amount_parse(p + neg, &minor);
+	if (rc == TLF_ERR_RANGE)
+		return bad(c, "%s=%s: too large", k, v);
+	if (rc != 0)
+		return bad(c, "%s=%s: want %s[-]AMOUNT with two decimals, e.g. %s=%s20.00", k, v,
+		           currency ? "[USD|KHR]" : "", k, currency ? "USD" : "");
+	a->set = true;
+	a->minor = neg ? -(int64_t)minor : (int64_t)minor;
+	return 0;
+}
+
+int as_amount_format(const struct as_amount *a, char *out, size_t cap)
+{
+	char amt[32];
+	tlf_amount_format((uint64_t)(a->minor < 0 ? -a->minor : a->minor), amt, sizeof amt);
+	const char *alpha = a->currency[0] ? tlf_currency_alpha(a->currency) : NULL;
+	return snprintf(out, cap, "%s%s%s", alpha ? alpha : a->currency, a->minor < 0 ? "-" : "", amt);
+}
+
 /* key=value options of a step. */
 static int parse_option(struct ctx *c, const struct opdef *d, struct as_step *st, char *tok)
 {
@@ -132,6 +167,12 @@ static int parse_option(struct ctx *c, const struct opdef *d, struct as_step *st
 			return bad(c, "entry=%s: want mag or chip", v);
 	} else if (strcmp(k, "dispensed") == 0 && (d->opts & OPT_DISPENSED)) {
 		return parse_amount(c, "dispensed", v, &st->dispensed);
+	} else if (strcmp(k, "fee") == 0 && (d->opts & OPT_AMOUNTS)) {
+		return parse_expected_amount(c, k, v, false, &st->fee);
+	} else if (strcmp(k, "ledger") == 0 && (d->opts & OPT_AMOUNTS)) {
+		return parse_expected_amount(c, k, v, true, &st->ledger);
+	} else if (strcmp(k, "avail") == 0 && (d->opts & OPT_AMOUNTS)) {
+		return parse_expected_amount(c, k, v, true, &st->avail);
 	} else {
 		return bad(c, "%s does not take %s=", d->name, k);
 	}

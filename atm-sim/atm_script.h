@@ -11,7 +11,10 @@
  *     sleep MS | raw HEX... | expect-close | reconnect
  *
  * Message steps may end in expect=OUTCOME: a 2-character response code,
- * or timeout, macfail, closed, keyfail, error.
+ * or timeout, macfail, closed, keyfail, error. withdraw, balance, repeat,
+ * duplicate-mismatch and reverse may also expect amounts of the answer:
+ * fee=[-]AMOUNT (DE 28: D, or C when negative), ledger=[CUR][-]AMOUNT and
+ * avail=[CUR][-]AMOUNT (DE 54 amount types 01 and 02, negative for D).
  *
  * Errors: as_parse returns 0 or AS_ERR_SYNTAX / AS_ERR_NOMEM with
  * "ORIGIN:LINE: reason" in the caller's buffer.
@@ -48,6 +51,13 @@ enum as_op {
 
 #define AS_RAW_MAX 8192
 
+/* An amount the answer must carry (fee=, ledger=, avail=). */
+struct as_amount {
+	bool set;
+	int64_t minor;              /* signed: D balance / C fee negative */
+	char currency[4];           /* numeric; "" : any currency */
+};
+
 struct as_step {
 	unsigned line;
 	enum as_op op;
@@ -63,6 +73,9 @@ struct as_step {
 	uint8_t *raw;               /* raw: the bytes (owned by the script) */
 	size_t rawlen;
 	char expect[8];             /* "" when none */
+	struct as_amount fee;       /* DE 28 */
+	struct as_amount ledger;    /* DE 54, amount type 01 */
+	struct as_amount avail;     /* DE 54, amount type 02 */
 };
 
 struct as_script {
@@ -78,6 +91,10 @@ void as_free(struct as_script *s);
 
 /* The step's keyword ("withdraw", "duplicate-mismatch", ...). */
 const char *as_op_name(enum as_op op);
+
+/* "USD-490.00", "5.00": an expected (or received) amount as the script
+ * writes it. Returns like snprintf. */
+int as_amount_format(const struct as_amount *a, char *out, size_t cap);
 
 /* Whether an outcome word is one a step can expect. */
 bool as_outcome_valid(const char *s);

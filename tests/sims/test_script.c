@@ -1,11 +1,14 @@
 /* atm-sim's script language and the card file: good input parsed into the
  * right steps, every kind of bad input refused with its line and reason. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "simtest.h"
+#include "atm_run.h"
 #include "atm_script.h"
 #include "cardfile.h"
+#include "peer.h"
 
 static const char cards_text[] =
 	"# test cards\n"
@@ -85,11 +88,14 @@ static void t_script_good(void **state)
 		"expect-close\n"
 		"reconnect\n"
 		"signoff expect=closed\n"
-		"echo expect=macfail\n";
+		"echo expect=macfail\n"
+		"withdraw 2 20.00 expect=00 fee=5.00 ledger=4980.00 avail=USD-10.50\n"
+		"repeat fee=-0.50 ledger=khr0.00\n"
+		"reverse avail=1.00\n";
 	struct as_script s;
 	char why[256] = "";
 	assert_int_equal(as_parse(text, "s", &cs, &s, why, sizeof why), 0);
-	assert_int_equal(s.n, 14);
+	assert_int_equal(s.n, 17);
 	const struct as_step *st = s.steps;
 	assert_int_equal(st[0].op, AS_SIGNON);
 	assert_int_equal(st[0].line, 2);
@@ -124,6 +130,23 @@ static void t_script_good(void **state)
 	assert_int_equal(st[10].op, AS_EXPECT_CLOSE);
 	assert_int_equal(st[11].op, AS_RECONNECT);
 	assert_string_equal(as_op_name(st[12].op), "signoff");
+	assert_false(st[2].fee.set || st[2].ledger.set || st[2].avail.set);
+	assert_true(st[14].fee.set && st[14].ledger.set && st[14].avail.set);
+	assert_int_equal(st[14].fee.minor, 500);
+	assert_int_equal(st[14].ledger.minor, 498000);
+	assert_string_equal(st[14].ledger.currency, "");
+	assert_int_equal(st[14].avail.minor, -1050);
+	assert_string_equal(st[14].avail.currency, "840");
+	assert_int_equal(st[15].fee.minor, -50);
+	assert_int_equal(st[15].ledger.minor, 0);
+	assert_string_equal(st[15].ledger.currency, "116");
+	assert_false(st[15].avail.set);
+	assert_int_equal(st[16].avail.minor, 100);
+	char buf[32];
+	as_amount_format(&st[14].avail, buf, sizeof buf);
+	assert_string_equal(buf, "USD-10.50");
+	as_amount_format(&st[14].ledger, buf, sizeof buf);
+	assert_string_equal(buf, "4980.00");
 	as_free(&s);
 	cf_free(&cs);
 }
@@ -162,6 +185,17 @@ static void t_script_errors(void **state)
 		{"raw 000\n", "s:1: raw: not an even number of hex digits"},
 		{"expect-close expect=closed\n", "s:1: expect-close does not take expect="},
 		{"# fine\n\n  \nsignon\nrepeat extra\n", "s:5: repeat: unexpected argument \"extra\""},
+		{"withdraw 2 20.00 fee=5\n",
+		 "s:1: fee=5: want [-]AMOUNT with two decimals, e.g. fee=20.00"},
+		{"withdraw 2 20.00 fee=USD5.00\n",
+		 "s:1: fee=USD5.00: want [-]AMOUNT with two decimals, e.g. fee=20.00"},
+		{"balance 2 ledger=--5.00\n",
+		 "s:1: ledger=--5.00: want [USD|KHR][-]AMOUNT with two decimals, e.g. ledger=USD20.00"},
+		{"balance 2 avail=EUR5.00\n", "s:1: avail=EUR5.00: want USD or KHR before the amount, or none"},
+		{"balance 2 avail=US\n", "s:1: avail=US: want USD or KHR before the amount, or none"},
+		{"balance 2 avail=99999999999.00\n", "s:1: avail=99999999999.00: too large"},
+		{"signon fee=0.00\n", "s:1: signon does not take fee="},
+		{"keychange ledger=1.00\n", "s:1: keychange does not take ledger="},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct as_script s;
@@ -204,6 +238,44 @@ static void t_demo_cards(void **state)
 	cf_free(&cs);
 }
 
+/* Amount expectations against a scripted switch: the peer answers with
+ * DE 28 D 5.00 and DE 54 ledger USD 4980.00, available USD -10.00. */
+static void t_run_amounts(void **state)
+{
+	(void)state;
+	struct cf_set cs;
+	load_cards(&cs);
+	const char *text =
+		"withdraw 2 20.00 expect=00 fee=5.00 ledger=4980.00 avail=USD-10.00\n"
+		"withdraw 2 20.00 fee=-5.00 ledger=KHR4980.00\n"
+		"balance 2 expect=00 avail=-10.00\n"
+		"withdraw 2 20.00 expect=00 fee=0.00\n";
+	struct as_script s;
+	char why[256] = "";
+	assert_int_equal(as_parse(text, "s", &cs, &s, why, sizeof why), 0);
+	struct peer p = {.act = {ANSWER_AMOUNTS, ANSWER_AMOUNTS, ANSWER_AMOUNTS, ANSWER}};
+	pthread_t th;
+	tl_term *t = peer_start(&p, &th);
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	struct ar_opts o = {.out = f, .timeout_ms = 300, .reversal_repeats = 0};
+	assert_int_equal(ar_run(t, &s, &o), 2);
+	fclose(f);
+	peer_stop(&p, th, t);
+	assert_non_null(strstr(out, " expect=00 fee=5.00 ledger=4980.00 avail=USD-10.00 ok\n"));
+	assert_non_null(strstr(out, " expect fee=-5.00 ledger=KHR4980.00 FAIL\n"));
+	assert_non_null(strstr(out, " expect=00 avail=-10.00 ok\n"));
+	assert_non_null(strstr(out, "FAILED L2 withdraw: expected fee=-5.00 ledger=KHR4980.00, "
+	                            "got 00 fee=5.00 ledger=USD4980.00\n"));
+	assert_non_null(strstr(out, "FAILED L4 withdraw: expected 00 fee=0.00, got 00 fee=(no DE 28)\n"));
+	assert_non_null(strstr(out, "summary: 4 steps, 2 failed\n"));
+	free(out);
+	as_free(&s);
+	cf_free(&cs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +283,7 @@ int main(void)
 		cmocka_unit_test(t_script_good),
 		cmocka_unit_test(t_script_errors),
 		cmocka_unit_test(t_demo_cards),
+		cmocka_unit_test(t_run_amounts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
