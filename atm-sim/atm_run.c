@@ -152,6 +152,31 @@ static void do_card_step(tl_term *t, const struct as_step *st, const struct ar_o
 		reverse_unsure(t, o, r);
 }
 
+/* PIN change (92) and cardless cash (93): the ATM's own services. A
+ * cardless withdrawal it cannot trust is reversed like a card's. */
+static void do_service_step(tl_term *t, const struct as_step *st, const struct ar_opts *o,
+                            struct result *r)
+{
+	struct tl_answer a;
+	int rc;
+	if (st->op == AS_PINCHANGE) {
+		char masked[24];
+		iso_mask_pan(st->card->card.pan, strlen(st->card->card.pan), masked, sizeof masked);
+		add(r, " %s", masked);
+		rc = tl_pin_change(t, &st->card->card, st->pin[0] ? st->pin : st->card->pin, st->new_pin, &a);
+		judge(t, rc, &a, r);
+		return;
+	}
+	char amt[32];
+	tlf_amount_format(st->amount, amt, sizeof amt);
+	add(r, " ref=%s amount=%s%s", st->reference, tlf_currency_alpha(st->currency), amt);
+	rc = tl_cardless(t, st->reference, st->code, st->amount, st->currency, &a);
+	judge(t, rc, &a, r);
+	if (rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a.rc, "00") == 0 &&
+	                             (a.mac == TL_MAC_BAD || a.mac == TL_MAC_MISSING)))
+		reverse_unsure(t, o, r);
+}
+
 static void do_message_step(tl_term *t, const struct as_step *st, const struct ar_opts *o,
                             struct result *r)
 {
@@ -318,6 +343,8 @@ int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 		r.text[0] = '\0';
 		if (st->op == AS_WITHDRAW || st->op == AS_BALANCE)
 			do_card_step(t, st, o, &r);
+		else if (st->op == AS_PINCHANGE || st->op == AS_CARDLESS)
+			do_service_step(t, st, o, &r);
 		else if (st->op <= AS_REVERSE)
 			do_message_step(t, st, o, &r);
 		else

@@ -16,6 +16,7 @@ enum {
 	OPT_CARD = 1 << 1, /* currency, pin, account, entry */
 	OPT_DISPENSED = 1 << 2,
 	OPT_AMOUNTS = 1 << 3, /* fee, ledger, avail */
+	OPT_CURRENCY = 1 << 4,
 };
 
 static const struct opdef {
@@ -30,6 +31,8 @@ static const struct opdef {
 	{"keychange", AS_KEYCHANGE, OPT_EXPECT, 0},
 	{"withdraw", AS_WITHDRAW, OPT_EXPECT | OPT_CARD | OPT_AMOUNTS, 2},
 	{"balance", AS_BALANCE, OPT_EXPECT | OPT_CARD | OPT_AMOUNTS, 1},
+	{"pinchange", AS_PINCHANGE, OPT_EXPECT | OPT_CARD | OPT_AMOUNTS, 2},
+	{"cardless", AS_CARDLESS, OPT_EXPECT | OPT_CURRENCY | OPT_AMOUNTS, 3},
 	{"repeat", AS_REPEAT, OPT_EXPECT | OPT_AMOUNTS, 0},
 	{"duplicate-mismatch", AS_DUP_MISMATCH, OPT_EXPECT | OPT_AMOUNTS, 0},
 	{"reverse", AS_REVERSE, OPT_EXPECT | OPT_DISPENSED | OPT_AMOUNTS, 0},
@@ -138,7 +141,7 @@ static int parse_option(struct ctx *c, const struct opdef *d, struct as_step *st
 			return bad(c, "expect=%s: want a 2-character response code or timeout, macfail, "
 			              "closed, keyfail, error", v);
 		strcpy(st->expect, v);
-	} else if (strcmp(k, "currency") == 0 && (d->opts & OPT_CARD)) {
+	} else if (strcmp(k, "currency") == 0 && (d->opts & (OPT_CARD | OPT_CURRENCY))) {
 		if (tlf_currency_code(v, st->currency) != 0)
 			return bad(c, "currency=%s: want USD, KHR, 840 or 116", v);
 	} else if (strcmp(k, "pin") == 0 && (d->opts & OPT_CARD)) {
@@ -207,7 +210,11 @@ static int parse_args(struct ctx *c, const struct opdef *d, const struct cf_set 
 {
 	if (nargs < d->args)
 		return bad(c, "%s: missing %s", d->name,
-		           d->op == AS_SLEEP ? "milliseconds" : nargs == 0 ? "card" : "amount");
+		           d->op == AS_SLEEP       ? "milliseconds"
+		           : d->op == AS_CARDLESS  ? "reference, code or amount"
+		           : d->op == AS_PINCHANGE ? (nargs == 0 ? "card" : "new PIN")
+		           : nargs == 0            ? "card"
+		                                   : "amount");
 	if (d->op == AS_SLEEP) {
 		char *end;
 		unsigned long ms = strtoul(arg[0], &end, 10);
@@ -215,7 +222,25 @@ static int parse_args(struct ctx *c, const struct opdef *d, const struct cf_set 
 			return bad(c, "sleep \"%s\": want milliseconds, 0 to 3600000", arg[0]);
 		st->ms = (unsigned)ms;
 	}
-	if (d->op == AS_WITHDRAW || d->op == AS_BALANCE) {
+	if (d->op == AS_PINCHANGE) {
+		if (pc_pin_check(arg[1]) != 0)
+			return bad(c, "pinchange: new PIN \"%s\": want 4 to 12 digits", arg[1]);
+		strcpy(st->new_pin, arg[1]);
+	}
+	if (d->op == AS_CARDLESS) {
+		if (!tlf_digits(arg[0], 13, 16))
+			return bad(c, "cardless: reference \"%s\": want 13 to 16 digits", arg[0]);
+		if (pc_pin_check(arg[1]) != 0)
+			return bad(c, "cardless: code: want 4 to 12 digits");
+		strcpy(st->reference, arg[0]);
+		strcpy(st->code, arg[1]);
+		int rc = parse_amount(c, "amount", arg[2], &st->amount);
+		if (rc)
+			return rc;
+		if (st->amount == 0)
+			return bad(c, "cardless: amount must not be zero");
+	}
+	if (d->op == AS_WITHDRAW || d->op == AS_BALANCE || d->op == AS_PINCHANGE) {
 		st->card = cf_find(cards, arg[0]);
 		if (st->card == NULL)
 			return bad(c, "%s: unknown card \"%s\"", d->name, arg[0]);

@@ -7,6 +7,7 @@
  *     signon | signoff | echo | keychange | repeat | duplicate-mismatch
  *     withdraw CARD AMOUNT [currency=USD|KHR] [pin=NNNN|none] [account=default|savings|current] [entry=mag|chip]
  *     balance CARD [currency=..] [pin=..] [account=..] [entry=..]
+ *     pinchange CARD NEWPIN [pin=CURRENT] | cardless REFERENCE CODE AMOUNT [currency=..]
  *     reverse [dispensed=AMOUNT]
  *     sleep MS | raw HEX... | expect-close | reconnect
  *
@@ -40,6 +41,8 @@ enum as_op {
 	AS_KEYCHANGE,
 	AS_WITHDRAW,
 	AS_BALANCE,
+	AS_PINCHANGE,
+	AS_CARDLESS,
 	AS_REPEAT,
 	AS_DUP_MISMATCH,
 	AS_REVERSE,
@@ -61,7 +64,9 @@ struct as_amount {
 struct as_step {
 	unsigned line;
 	enum as_op op;
-	const struct cf_card *card; /* withdraw, balance: points into the card set */
+	const struct cf_card *card; /* withdraw, balance, pinchange: points into the card set */
+	char new_pin[13];           /* pinchange */
+	char reference[17], code[13]; /* cardless: the voucher's cash-account number and code */
 	uint64_t amount;            /* withdraw: minor units */
 	char currency[4];           /* numeric; "840" unless currency= */
 	char pin[13];               /* "" : the card's PIN */

@@ -27,6 +27,8 @@ struct req {
 	char orig_mti[5], orig_stan[7], orig_de7[11];
 	uint64_t dispensed;          /* DE 95 when partial */
 	bool partial;
+	char de48[40];               /* private tags: NP (PIN change) */
+	char reference[17];          /* DE 102: cardless cash, instead of a card */
 };
 
 struct tl_term {
@@ -602,19 +604,21 @@ static int build(const tl_term *t, const struct req *r, const char *mti, struct 
 {
 	int rc = 0;
 	iso_init(m, mti);
-	rc |= set_s(m, 2, r->pan);
+	if (r->pan[0])
+		rc |= set_s(m, 2, r->pan);
 	rc |= set_s(m, 3, r->proc);
 	rc |= iso_set_num(m, 4, r->amount);
 	rc |= set_s(m, 7, r->de7);
 	rc |= set_s(m, 11, r->stan);
 	rc |= set_s(m, 12, r->time12);
 	rc |= set_s(m, 13, r->date13);
-	rc |= set_s(m, 14, r->expiry);
+	if (r->expiry[0])
+		rc |= set_s(m, 14, r->expiry);
 	rc |= set_s(m, 18, t->mcc);
 	rc |= set_s(m, 22, r->entry);
 	rc |= set_s(m, 25, "00");
 	rc |= set_s(m, 32, t->acq);
-	if (r->kind == REQ_FIN)
+	if (r->kind == REQ_FIN && r->track2[0])
 		rc |= set_s(m, 35, r->track2);
 	rc |= set_s(m, 37, r->rrn);
 	if (r->kind == REQ_REV && r->approval[0])
@@ -624,9 +628,13 @@ static int build(const tl_term *t, const struct req *r, const char *mti, struct 
 		rc |= set_s(m, 42, t->mid);
 	if (t->loc[0])
 		rc |= set_s(m, 43, t->loc);
+	if (r->de48[0])
+		rc |= set_s(m, 48, r->de48);
 	rc |= set_s(m, 49, r->currency);
 	if (r->kind == REQ_FIN && r->has_pin)
 		rc |= iso_set_copy(m, 52, r->pin_block, 8);
+	if (r->reference[0])
+		rc |= set_s(m, 102, r->reference);
 	if (r->kind == REQ_REV) {
 		char de90[43], de95[43];
 		if (tlf_de90(r->orig_mti, r->orig_stan, r->orig_de7, t->acq, NULL, de90) != 0)
@@ -730,6 +738,82 @@ int tl_financial(tl_term *t, const struct tl_fin *f, struct tl_answer *a)
 		strcpy(t->last_fin.approval, a->approval);
 	pc_wipe(&r, sizeof r);
 	return rc;
+}
+
+/* A new 0200 of `r` (card or reference, PIN block and tags filled by the
+ * caller): STAN, DE 7 and RRN, remembered for tl_repeat only (nothing to
+ * reverse: no cash moved by a PIN change; a cardless withdrawal is
+ * reversed like any other, see tl_cardless). */
+static int send_new(tl_term *t, struct req *r, bool reversible, struct tl_answer *a)
+{
+	strcpy(r->mti, "0200");
+	next_stan(t, r->stan);
+	stamp(r);
+	t->last = *r;
+	if (reversible)
+		t->last_fin = *r;
+	int rc = send_req(t, r, r->mti, a);
+	if (rc == 0 && reversible)
+		strcpy(t->last_fin.approval, a->approval);
+	pc_wipe(r, sizeof *r);
+	return rc;
+}
+
+int tl_pin_change(tl_term *t, const struct tl_card *c, const char *old_pin, const char *new_pin,
+                  struct tl_answer *a)
+{
+	struct req r = {.kind = REQ_FIN};
+	uint8_t nb[8];
+	memset(a, 0, sizeof *a);
+	if (c == NULL || !old_pin || !new_pin)
+		return fail(t, TL_ERR_ARG, "bad PIN change request");
+	if (tlf_track2(c->pan, c->expiry, c->service, "0000000000000", r.track2, sizeof r.track2) < 0)
+		return fail(t, TL_ERR_ARG, "bad card data (PAN, expiry or service code)");
+	if (!t->has_tpk)
+		return fail(t, TL_ERR_NO_KEY, "no TPK for the PIN blocks (key change first)");
+	int rc = tl_pin_block(&t->tpk, old_pin, c->pan, r.pin_block);
+	if (rc == 0)
+		rc = tl_pin_block(&t->tpk, new_pin, c->pan, nb);
+	if (rc != 0)
+		return fail(t, rc, "cannot build the PIN blocks");
+	static const char hex[] = "0123456789ABCDEF";
+	memcpy(r.de48, "NP016", 5);
+	for (int i = 0; i < 8; i++) {
+		r.de48[5 + 2 * i] = hex[nb[i] >> 4];
+		r.de48[6 + 2 * i] = hex[nb[i] & 15];
+	}
+	pc_wipe(nb, sizeof nb);
+	r.has_pin = true;
+	strcpy(r.pan, c->pan);
+	strcpy(r.expiry, c->expiry);
+	strcpy(r.proc, "920000");
+	strcpy(r.currency, "840");
+	strcpy(r.entry, "021");
+	return send_new(t, &r, false, a);
+}
+
+int tl_cardless(tl_term *t, const char *reference, const char *code, uint64_t amount,
+                const char *currency, struct tl_answer *a)
+{
+	struct req r = {.kind = REQ_FIN};
+	memset(a, 0, sizeof *a);
+	if (!reference || !tlf_digits(reference, 13, 16) || !tlf_digits(currency, 3, 3) || amount == 0 ||
+	    amount > 999999999999ull)
+		return fail(t, TL_ERR_ARG, "bad cardless withdrawal (reference 13-16 digits, amount, currency)");
+	if (!t->has_tpk)
+		return fail(t, TL_ERR_NO_KEY, "no TPK for the code's PIN block (key change first)");
+	/* The code is typed on the PIN pad like a PIN, the reference standing
+	 * in for the PAN of the format-0 block. */
+	int rc = tl_pin_block(&t->tpk, code, reference, r.pin_block);
+	if (rc != 0)
+		return fail(t, rc, "cannot build the code's PIN block");
+	r.has_pin = true;
+	strcpy(r.reference, reference);
+	strcpy(r.proc, "930000");
+	snprintf(r.currency, sizeof r.currency, "%s", currency);
+	strcpy(r.entry, "012");
+	r.amount = amount;
+	return send_new(t, &r, true, a);
 }
 
 int tl_repeat(tl_term *t, struct tl_answer *a)

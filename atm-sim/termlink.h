@@ -181,6 +181,20 @@ int tl_key_change(tl_term *t, struct tl_answer *a);
  * field), TL_ERR_NO_KEY (PIN without a TPK), the exchange errors. */
 int tl_financial(tl_term *t, const struct tl_fin *f, struct tl_answer *a);
 
+/* PIN change (0200, processing code 920000, docs/message-profile.md): the
+ * current PIN's block in DE 52 and the new one's in DE 48 tag NP, both
+ * under the TPK. Remembered for tl_repeat. Errors: as tl_financial. */
+int tl_pin_change(tl_term *t, const struct tl_card *c, const char *old_pin, const char *new_pin,
+                  struct tl_answer *a);
+
+/* Cardless cash withdrawal (0200, processing code 930000): no card; the
+ * voucher's reference (cash-account number, 13-16 digits) in DE 102 and
+ * its 8-digit code as a format-0 PIN block with the reference in place of
+ * the PAN. Remembered for tl_repeat and tl_reverse. Errors: as
+ * tl_financial. */
+int tl_cardless(tl_term *t, const char *reference, const char *code, uint64_t amount,
+                const char *currency, struct tl_answer *a);
+
 /* The last 0200 or 0420 again as a repeat (0201, 0421): same STAN, DE 7
  * and content, MAC recomputed. Errors: TL_ERR_NO_ORIGINAL, exchange errors. */
 int tl_repeat(tl_term *t, struct tl_answer *a);

@@ -94,8 +94,8 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT " RESULT_COLS " FROM reverse($1, $2, $3, $4, $5, $6, $7::bigint, "
 	                     "$8)",
 	                     8);
-	rc |= pgpool_prepare(db, "reverse_advice",
-	                     "SELECT " RESULT_COLS " FROM reverse_advice($1, $2, $3, $4, $5, $6, "
+	rc |= pgpool_prepare(db, "reverse_terminal",
+	                     "SELECT " RESULT_COLS " FROM reverse_terminal($1, $2, $3, $4, $5, $6, "
 	                     "$7::bigint, $8, $9, $10::bytea, $11::bigint, $12::smallint)",
 	                     12);
 	rc |= pgpool_prepare(db, "authorise_advice",
@@ -606,7 +606,8 @@ static void step_post(struct sw_txn *t)
 		mti[3] = '0';
 		if (t->kind == TK_REVERSAL && t->pan[0] && !t->pan_hash[0])
 			pan_hash(t);
-		/* reverse_advice(): reverse(), and a placeholder for an original
+		/* reverse_terminal(): a cardless withdrawal's (migration 016), or
+		 * reverse_advice(): reverse(), and a placeholder for an original
 		 * not seen yet (migration 012); complete_preauth() */
 		const char *v[12] = {t->acq, t->tid, t->stan, t->de7, t->orig_stan, t->orig_de7,
 		                     t->kind == TK_REVERSAL ? t->replacement : t->amount, mti,
@@ -615,7 +616,7 @@ static void step_post(struct sw_txn *t)
 		                     t->amount[0] ? t->amount : NULL,
 		                     t->currency[0] ? t->currency : NULL};
 		if (t->kind == TK_REVERSAL)
-			ok = txn_db_exec(t, TXN_POST, "reverse_advice", 12, v, txn_posted);
+			ok = txn_db_exec(t, TXN_POST, "reverse_terminal", 12, v, txn_posted);
 		else
 			ok = txn_db_exec(t, TXN_POST, "complete", 8, v, txn_posted);
 	}

@@ -70,7 +70,7 @@ SELECT hmac(convert_to(d.pan, 'UTF8'), decode(current_setting('cardswitch.pan_hm
        pgp_sym_encrypt(d.pan, current_setting('cardswitch.pan_enc_key'), 'cipher-algo=aes256'),
        left(d.pan, 6) || repeat('*', length(d.pan) - 10) || right(d.pan, 4),
        d.account_id, d.customer_id, d.product_id, d.is_primary,
-       (date_trunc('month', now() + interval '4 years') + interval '1 month - 1 day')::date, '201', 'active',
+       DATE '2030-11-30', '201', 'active',  -- YYMM 3011, as printed in atm-sim/demo-cards.txt
        d.per_card_limit
   FROM demo_pans d;
 

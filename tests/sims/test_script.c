@@ -151,6 +151,34 @@ static void t_script_good(void **state)
 	cf_free(&cs);
 }
 
+/* The ATM's services: PIN change (new PIN, optional current PIN) and
+ * cardless cash (reference, code, amount, currency). */
+static void t_script_services(void **state)
+{
+	(void)state;
+	struct cf_set cs;
+	load_cards(&cs);
+	struct as_script s;
+	char why[256] = "";
+	assert_int_equal(as_parse("pinchange visa-classic 4321 pin=1111 expect=00\n"
+	                          "cardless 6590302994860958 31415926 50.00 currency=KHR expect=55\n",
+	                          "s", &cs, &s, why, sizeof why), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.steps[0].op, AS_PINCHANGE);
+	assert_string_equal(s.steps[0].card->card.pan, "4539100000001107");
+	assert_string_equal(s.steps[0].new_pin, "4321");
+	assert_string_equal(s.steps[0].pin, "1111");
+	assert_int_equal(s.steps[1].op, AS_CARDLESS);
+	assert_string_equal(s.steps[1].reference, "6590302994860958");
+	assert_string_equal(s.steps[1].code, "31415926");
+	assert_int_equal(s.steps[1].amount, 5000);
+	assert_string_equal(s.steps[1].currency, "116");
+	assert_string_equal(s.steps[1].expect, "55");
+	assert_string_equal(as_op_name(AS_CARDLESS), "cardless");
+	as_free(&s);
+	cf_free(&cs);
+}
+
 static void t_script_errors(void **state)
 {
 	(void)state;
@@ -196,6 +224,14 @@ static void t_script_errors(void **state)
 		{"balance 2 avail=99999999999.00\n", "s:1: avail=99999999999.00: too large"},
 		{"signon fee=0.00\n", "s:1: signon does not take fee="},
 		{"keychange ledger=1.00\n", "s:1: keychange does not take ledger="},
+		{"pinchange 2\n", "s:1: pinchange: missing new PIN"},
+		{"pinchange 2 12\n", "s:1: pinchange: new PIN \"12\": want 4 to 12 digits"},
+		{"pinchange 2 4321 currency=XXX\n", "s:1: currency=XXX: want USD, KHR, 840 or 116"},
+		{"cardless 1234567890123456 12345678\n", "s:1: cardless: missing reference, code or amount"},
+		{"cardless 12345 12345678 50.00\n", "s:1: cardless: reference \"12345\": want 13 to 16 digits"},
+		{"cardless 1234567890123456 12 50.00\n", "s:1: cardless: code: want 4 to 12 digits"},
+		{"cardless 1234567890123456 12345678 0.00\n", "s:1: cardless: amount must not be zero"},
+		{"cardless 1234567890123456 12345678 5.00 pin=1234\n", "s:1: cardless does not take pin="},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct as_script s;
@@ -282,6 +318,7 @@ int main(void)
 		cmocka_unit_test(t_cards),
 		cmocka_unit_test(t_script_good),
 		cmocka_unit_test(t_script_errors),
+		cmocka_unit_test(t_script_services),
 		cmocka_unit_test(t_demo_cards),
 		cmocka_unit_test(t_run_amounts),
 	};

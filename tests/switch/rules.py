@@ -375,6 +375,13 @@ class Runner:
             got = [ln for ln in r.stdout.splitlines() if ln.startswith("FAILED")]
             fails.append("atm-sim exit %d: %s" % (r.returncode, "; ".join(got) or r.stdout.strip()[-300:]))
         st = self.state(cid, after_id)
+        # switchd writes the answers it gives itself (msg_class local) after
+        # sending them, without waiting: give such a row a moment to land.
+        for _ in range(40):
+            if [e["rule"] for e in st["log"] or []] == expand_rules(row["rules"]):
+                break
+            time.sleep(0.05)
+            st = self.state(cid, after_id)
         log = st["log"] or []
         if cid:
             for k in ("ledger", "avail"):
