@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 {
 	const char *hsm = NULL, *tmk = NULL, *pin = "1234";
 	unsigned long n = 0;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (v && strcmp(a, "--hsm") == 0)
 			hsm = v;
@@ -139,7 +139,6 @@ int main(int argc, char **argv)
 			n = tlf_digits(v, 1, 9) ? strtoul(v, NULL, 10) : 0;
 		else
 			return usage("bad option");
-		i++;
 	}
 	const char *colon = hsm ? strrchr(hsm, ':') : NULL;
 	if (!colon || n == 0 || !tmk || strlen(tmk) != 32 || !tlf_digits(pin, 4, 12))

@@ -566,9 +566,11 @@ static void on_ready(unsigned term, void *arg)
 static void on_failed(unsigned term, const char *why, void *arg)
 {
 	struct run *r = arg;
-	if (r->failures_shown++ < 5)
-		fprintf(stderr, "loadgen: terminal %u (%s): %s\n", r->o.first + term,
-		        lgt_state_name(lgt_state_of(r->eng, term)), why);
+	char tid[9];
+	if (r->failures_shown++ < 5 && term_name(r->o.pattern, (unsigned long)r->o.first + term, tid))
+		fprintf(stderr, "loadgen: terminal %s: %s\n", tid, why);
+	else if (r->failures_shown == 6)
+		fprintf(stderr, "loadgen: (further set-up failures are counted, not shown)\n");
 	if (r->phase == PH_SETUP) {
 		r->failed++;
 		r->settled++;
