@@ -27,7 +27,8 @@
 #define LOADGEN_CARDS "atm-sim/demo-cards.txt"
 #endif
 
-#define SETUP_WINDOW 64 /* terminals connecting, signing on and changing keys at once */
+#define SETUP_WINDOW 64       /* terminals connecting, signing on and changing keys at once */
+#define ARRIVALS_PER_WAKE 256 /* open-loop requests sent per timer wake-up at most */
 
 static const char usage_text[] =
 	"usage: loadgen [options]\n"
@@ -611,7 +612,10 @@ static void on_arrival(evutil_socket_t fd, short what, void *arg)
 	if (r->phase != PH_WARMUP && r->phase != PH_MEASURE)
 		return;
 	uint64_t now = lgt_now_ns();
-	while (lgs_sched_peek(&r->sched) <= now && lgs_sched_peek(&r->sched) < r->t_end) {
+	/* At most ARRIVALS_PER_WAKE at a time, so that answers are read
+	 * between them when loadgen falls behind (STYLE.md 8). */
+	for (unsigned k = 0; k < ARRIVALS_PER_WAKE && lgs_sched_peek(&r->sched) <= now &&
+	                     lgs_sched_peek(&r->sched) < r->t_end; k++) {
 		unsigned i;
 		uint64_t when = lgs_sched_next(&r->sched, &r->rng, &i);
 		fire(r, i, when);
@@ -766,8 +770,11 @@ static int run_load(struct run *r)
 	struct timeval tv_end = {.tv_sec = (time_t)(total / 1000000000u),
 	                         .tv_usec = (suseconds_t)(total % 1000000000u / 1000u)};
 	struct think_arg *targs = NULL;
-	if (r->tick == NULL || end == NULL)
+	if (r->tick == NULL || end == NULL) {
+		if (end)
+			event_free(end);
 		return 1;
+	}
 	event_add(r->tick, &one);
 	evtimer_add(end, &tv_end);
 	if (o->closed) {
@@ -780,7 +787,8 @@ static int run_load(struct run *r)
 			}
 		}
 		for (unsigned i = 0; i < o->count; i++)
-			closed_next(r, i);
+			if (lgt_state_of(r->eng, i) == LGT_READY)
+				closed_next(r, i);
 	} else {
 		lgs_sched_init(&r->sched, o->arrivals, o->rate, o->count, r->t0);
 		r->arrival = evtimer_new(r->base, on_arrival, r);
@@ -805,15 +813,31 @@ static int run_load(struct run *r)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Frees what the run holds; every field may still be unset. */
+static void cleanup(struct run *r)
 {
-	static struct run run;
-	struct run *r = &run;
+	if (r->icsv)
+		fclose(r->icsv);
+	lgt_free(r->eng);
+	if (r->sigint)
+		event_free(r->sigint);
+	if (r->sigterm)
+		event_free(r->sigterm);
+	if (r->tick)
+		event_free(r->tick);
+	if (r->arrival)
+		event_free(r->arrival);
+	if (r->base)
+		event_base_free(r->base);
+	lgc_close(&r->cards);
+}
+
+/* Sets up the terminals and runs the load; the exit status. */
+static int start(struct run *r)
+{
 	struct opts *o = &r->o;
-	int rc = parse(argc, argv, o);
-	if (rc != 0)
-		return rc;
 	char why[256];
+	int rc;
 	if (lgs_mix_parse(o->mix, &r->mix, why, sizeof why) != 0) {
 		fprintf(stderr, "loadgen: %s\n", why);
 		return 2;
@@ -833,7 +857,8 @@ int main(int argc, char **argv)
 	if (ec)
 		event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
 	r->base = ec ? event_base_new_with_config(ec) : NULL;
-	event_config_free(ec);
+	if (ec)
+		event_config_free(ec);
 	if (r->base == NULL) {
 		fprintf(stderr, "loadgen: cannot create the event loop\n");
 		return 1;
@@ -853,6 +878,8 @@ int main(int argc, char **argv)
 		return rc;
 	r->sigint = evsignal_new(r->base, SIGINT, on_signal, r);
 	r->sigterm = evsignal_new(r->base, SIGTERM, on_signal, r);
+	if (r->sigint == NULL || r->sigterm == NULL)
+		return 1;
 	event_add(r->sigint, NULL);
 	event_add(r->sigterm, NULL);
 	if (o->icsv && (r->icsv = fopen(o->icsv, "a")) == NULL) {
@@ -896,21 +923,19 @@ int main(int argc, char **argv)
 	if (!o->quiet)
 		lgr_print_table(stdout, &r->out);
 	lgr_print_bench(stdout, &r->out);
-	rc = 0;
 	if (o->csv && lgr_csv_append(o->csv, &r->out, why, sizeof why) != 0) {
 		fprintf(stderr, "loadgen: %s\n", why);
-		rc = 1;
+		return 1;
 	}
-	if (r->icsv)
-		fclose(r->icsv);
-	lgt_free(r->eng);
-	event_free(r->sigint);
-	event_free(r->sigterm);
-	if (r->tick)
-		event_free(r->tick);
-	if (r->arrival)
-		event_free(r->arrival);
-	event_base_free(r->base);
-	lgc_close(&r->cards);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run;
+	int rc = parse(argc, argv, &run.o);
+	if (rc == 0)
+		rc = start(&run);
+	cleanup(&run);
 	return rc;
 }

@@ -96,17 +96,26 @@ offered=$(awk -F, 'END { print $13 }' "$TMP/runs.csv")
 [ "$(( $(v sent) + $(v skipped) ))" = "$offered" ] || fail "offered $offered != sent + skipped"
 
 # 3: the supplementary card (its own daily counts, visa-classic's account)
-# as the hot card; the account locked for 2 s; loadgen gives up after 600 ms
+# as the hot card, its account row locked until a withdrawal has waited
+# for it for 1.2 s, past loadgen's time-out of 600 ms (and well before
+# switchd's deadline of 3 s).
 acct=$(sql "select a.number from demo_card_numbers d join cards c on c.id = d.card_id
              join accounts a on a.id = c.account_id where d.pan = '4539100000001123'")
-lock_account "$DB" "$acct" 2
+lock_account "$DB" "$acct"
+( for _ in $(seq 300); do
+    [ "$(sql "select count(*) from pg_stat_activity where datname = current_database()
+              and wait_event_type = 'Lock' and now() - query_start > interval '1.2 s'")" -gt 0 ] && break
+    sleep 0.1
+  done
+  unlock_account ) &
+unlocker=$!
 CHECK_COUNTS=0 run "time-outs on a locked hot card" --port "$SW_PORT" --closed --duration 3 \
   --cards "$src/atm-sim/demo-cards.txt" --hot-card visa-classic-supp --timeout 600 --repeats 4 \
   --mix withdraw=1
+wait "$unlocker"
 [ "$(v timeouts)" -gt 0 ] || fail "no time-out while the account was locked"
 [ "$(v advice_started)" = "$(v timeouts)" ] || fail "every timed-out withdrawal must be reversed"
 [ "$(v advice_unacked)" = 0 ] || fail "reversals not acknowledged"
-wait "$LOCKER" 2>/dev/null || true
 
 # The CSV: a header and one row per run; per-second rows with their phase.
 [ "$(head -1 "$TMP/runs.csv" | cut -d, -f1-3)" = "time_utc,label,mode" ] || fail "CSV header"
