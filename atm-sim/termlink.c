@@ -9,37 +9,20 @@
 #include <time.h>
 
 #include "tlconn.h"
+#include "tlreq.h"
 
 #define TL_BUF 8192 /* receive buffer: two maximum messages and headers */
 
-/* A request as the terminal remembers it, to repeat or reverse it. */
-enum req_kind { REQ_NONE, REQ_FIN, REQ_REV };
-
-struct req {
-	enum req_kind kind;
-	char mti[5];                 /* as first sent: 0200 / 0420 */
-	char stan[7], de7[11], time12[7], date13[5], rrn[13];
-	char pan[20], expiry[5], track2[38], proc[7], currency[4], entry[4];
-	uint64_t amount;
-	bool has_pin;
-	uint8_t pin_block[8];
-	char approval[7];            /* the original answer's DE 38 (reversal) */
-	char orig_mti[5], orig_stan[7], orig_de7[11];
-	uint64_t dispensed;          /* DE 95 when partial */
-	bool partial;
-	char de48[40];               /* private tags: NP (PIN change) */
-	char reference[17];          /* DE 102: cardless cash, instead of a card */
-};
-
 struct tl_term {
 	struct tl_config cfg;
-	char tid[9], acq[12], mcc[5], mid[16], loc[41], host[256], ca[512];
+	struct tlq_ident id;
+	char host[256], ca[512];
 	pc_key tmk, tpk, tak;
 	bool has_tmk, has_tpk, has_tak;
 	unsigned stan;
 	tlc_conn *conn;
-	struct req last;     /* for tl_repeat */
-	struct req last_fin; /* for tl_reverse */
+	struct tlq_req last;     /* for tl_repeat */
+	struct tlq_req last_fin; /* for tl_reverse */
 	uint8_t rbuf[TL_BUF];
 	size_t rlen;
 	uint8_t msg[TL_BUF]; /* the current answer's bytes; ans views point here */
@@ -131,21 +114,22 @@ tl_term *tl_new(const struct tl_config *cfg, int *err)
 		return NULL;
 	}
 	t->cfg = *cfg;
-	if (!keep(t->tid, sizeof t->tid, cfg->terminal_id) ||
-	    !keep(t->acq, sizeof t->acq, cfg->acquirer_id) ||
-	    !keep(t->mcc, sizeof t->mcc, cfg->mcc ? cfg->mcc : "6011") ||
-	    !keep(t->mid, sizeof t->mid, cfg->merchant_id) ||
-	    !keep(t->loc, sizeof t->loc, cfg->location) ||
+	struct tlq_ident *id = &t->id;
+	if (!keep(id->tid, sizeof id->tid, cfg->terminal_id) ||
+	    !keep(id->acq, sizeof id->acq, cfg->acquirer_id) ||
+	    !keep(id->mcc, sizeof id->mcc, cfg->mcc ? cfg->mcc : "6011") ||
+	    !keep(id->mid, sizeof id->mid, cfg->merchant_id) ||
+	    !keep(id->loc, sizeof id->loc, cfg->location) ||
 	    !keep(t->host, sizeof t->host, cfg->host ? cfg->host : "127.0.0.1") ||
 	    !keep(t->ca, sizeof t->ca, cfg->tls_ca)) {
 		free(t);
 		return NULL;
 	}
-	t->cfg.terminal_id = t->tid;
-	t->cfg.acquirer_id = t->acq;
-	t->cfg.mcc = t->mcc;
-	t->cfg.merchant_id = t->mid[0] ? t->mid : NULL;
-	t->cfg.location = t->loc[0] ? t->loc : NULL;
+	t->cfg.terminal_id = id->tid;
+	t->cfg.acquirer_id = id->acq;
+	t->cfg.mcc = id->mcc;
+	t->cfg.merchant_id = id->mid[0] ? id->mid : NULL;
+	t->cfg.location = id->loc[0] ? id->loc : NULL;
 	t->cfg.host = t->host;
 	t->cfg.tls_ca = t->ca[0] ? t->ca : NULL;
 	if (t->cfg.max_msg == 0)
@@ -192,7 +176,7 @@ int tl_load_tmk(tl_term *t, const char *path)
 		return fail(t, TL_ERR_FILE, "%s: cannot open", path);
 	char line[256];
 	unsigned ln = 0;
-	int rc = fail(t, TL_ERR_FILE, "%s: no key for terminal %s", path, t->tid);
+	int rc = fail(t, TL_ERR_FILE, "%s: no key for terminal %s", path, t->id.tid);
 	while (fgets(line, sizeof line, f)) {
 		ln++;
 		char id[64], hex[64], extra[2];
@@ -203,7 +187,7 @@ int tl_load_tmk(tl_term *t, const char *path)
 			rc = fail(t, TL_ERR_FILE, "%s:%u: want TERMINAL-ID HEX-KEY", path, ln);
 			break;
 		}
-		if (strcmp(id, t->tid) != 0)
+		if (strcmp(id, t->id.tid) != 0)
 			continue;
 		uint8_t k[24];
 		int n = pc_hex_decode(hex, strlen(hex), k, sizeof k);
@@ -243,10 +227,16 @@ void tl_set_stan(tl_term *t, unsigned stan)
 	t->stan = stan >= 1 && stan <= 999999 ? stan : 1;
 }
 
+/* The STAN the next new message gets; it is used up by next_stan. */
+static void peek_stan(const tl_term *t, char out[7])
+{
+	unsigned c = t->stan;
+	tlq_next_stan(&c, out);
+}
+
 static void next_stan(tl_term *t, char out[7])
 {
-	snprintf(out, 7, "%06u", t->stan);
-	t->stan = t->stan >= 999999 ? 1 : t->stan + 1;
+	tlq_next_stan(&t->stan, out);
 }
 
 int tl_keys_from_de48(const pc_key *tmk, const char *de48, size_t len,
@@ -575,85 +565,13 @@ const struct iso_msg *tl_last_answer(const tl_term *t)
 	return t->has_ans ? &t->ans : NULL;
 }
 
-/* ---- building requests ------------------------------------------------- */
-
-/* DE 7 (UTC), DE 12 and 13 (local time) and the RRN for a new message. */
-static void stamp(struct req *r)
-{
-	time_t now = time(NULL);
-	struct tm u, l;
-	gmtime_r(&now, &u);
-	localtime_r(&now, &l);
-	snprintf(r->de7, sizeof r->de7, "%02u%02u%02u%02u%02u", (unsigned)(u.tm_mon + 1) % 100u,
-	         (unsigned)u.tm_mday % 100u, (unsigned)u.tm_hour % 100u, (unsigned)u.tm_min % 100u,
-	         (unsigned)u.tm_sec % 100u);
-	snprintf(r->time12, sizeof r->time12, "%02u%02u%02u", (unsigned)l.tm_hour % 100u,
-	         (unsigned)l.tm_min % 100u, (unsigned)l.tm_sec % 100u);
-	snprintf(r->date13, sizeof r->date13, "%02u%02u", (unsigned)(l.tm_mon + 1) % 100u,
-	         (unsigned)l.tm_mday % 100u);
-	tlf_rrn(l.tm_year + 1900, l.tm_yday + 1, l.tm_hour, r->stan, r->rrn);
-}
-
-static int set_s(struct iso_msg *m, unsigned de, const char *s)
-{
-	return iso_set_copy(m, de, s, strlen(s));
-}
-
-/* The message of a remembered request, with the given MTI. */
-static int build(const tl_term *t, const struct req *r, const char *mti, struct iso_msg *m)
-{
-	int rc = 0;
-	iso_init(m, mti);
-	if (r->pan[0])
-		rc |= set_s(m, 2, r->pan);
-	rc |= set_s(m, 3, r->proc);
-	rc |= iso_set_num(m, 4, r->amount);
-	rc |= set_s(m, 7, r->de7);
-	rc |= set_s(m, 11, r->stan);
-	rc |= set_s(m, 12, r->time12);
-	rc |= set_s(m, 13, r->date13);
-	if (r->expiry[0])
-		rc |= set_s(m, 14, r->expiry);
-	rc |= set_s(m, 18, t->mcc);
-	rc |= set_s(m, 22, r->entry);
-	rc |= set_s(m, 25, "00");
-	rc |= set_s(m, 32, t->acq);
-	if (r->kind == REQ_FIN && r->track2[0])
-		rc |= set_s(m, 35, r->track2);
-	rc |= set_s(m, 37, r->rrn);
-	if (r->kind == REQ_REV && r->approval[0])
-		rc |= set_s(m, 38, r->approval);
-	rc |= set_s(m, 41, t->tid);
-	if (t->mid[0])
-		rc |= set_s(m, 42, t->mid);
-	if (t->loc[0])
-		rc |= set_s(m, 43, t->loc);
-	if (r->de48[0])
-		rc |= set_s(m, 48, r->de48);
-	rc |= set_s(m, 49, r->currency);
-	if (r->kind == REQ_FIN && r->has_pin)
-		rc |= iso_set_copy(m, 52, r->pin_block, 8);
-	if (r->reference[0])
-		rc |= set_s(m, 102, r->reference);
-	if (r->kind == REQ_REV) {
-		char de90[43], de95[43];
-		if (tlf_de90(r->orig_mti, r->orig_stan, r->orig_de7, t->acq, NULL, de90) != 0)
-			return TL_ERR_ENCODE;
-		rc |= set_s(m, 90, de90);
-		if (r->partial) {
-			if (tlf_de95(r->dispensed, de95) != 0)
-				return TL_ERR_ENCODE;
-			rc |= set_s(m, 95, de95);
-		}
-	}
-	return rc ? TL_ERR_ENCODE : 0;
-}
+/* ---- requests (built by tlreq) ----------------------------------------- */
 
 /* Builds r's message with `mti` and exchanges it, MACed. */
-static int send_req(tl_term *t, const struct req *r, const char *mti, struct tl_answer *a)
+static int send_req(tl_term *t, const struct tlq_req *r, const char *mti, struct tl_answer *a)
 {
 	struct iso_msg m;
-	if (build(t, r, mti, &m) != 0)
+	if (tlq_build(&t->id, r, mti, &m) != 0)
 		return fail(t, TL_ERR_ENCODE, "cannot build the %s request", mti);
 	int rc = tl_exchange(t, &m, true, a);
 	pc_wipe(&m, sizeof m);
@@ -665,15 +583,12 @@ int tl_network(tl_term *t, enum tl_netcode code, struct tl_answer *a)
 	if (code != TL_NM_SIGNON && code != TL_NM_SIGNOFF && code != TL_NM_ECHO &&
 	    code != TL_NM_KEYCHANGE)
 		return fail(t, TL_ERR_ARG, "network management code %d", (int)code);
-	struct req r = {.kind = REQ_NONE};
+	struct tlq_req r = {.kind = TLQ_NONE};
 	struct iso_msg m;
 	memset(a, 0, sizeof *a);
 	next_stan(t, r.stan);
-	stamp(&r);
-	iso_init(&m, "0800");
-	int rc = set_s(&m, 7, r.de7) | set_s(&m, 11, r.stan) | set_s(&m, 41, t->tid) |
-	         iso_set_num(&m, 70, (uint64_t)code);
-	if (rc != 0)
+	tlq_stamp(&r, time(NULL));
+	if (tlq_network(&t->id, &r, (unsigned)code, &m) != 0)
 		return fail(t, TL_ERR_ENCODE, "cannot build the 0800 request");
 	return tl_exchange(t, &m, false, a);
 }
@@ -705,35 +620,19 @@ int tl_key_change(tl_term *t, struct tl_answer *a)
 
 int tl_financial(tl_term *t, const struct tl_fin *f, struct tl_answer *a)
 {
-	struct req r = {.kind = REQ_FIN};
+	struct tlq_req r;
+	char stan[7];
+	const char *why = "";
 	memset(a, 0, sizeof *a);
-	const struct tl_card *c = f->card;
-	if (c == NULL || !tlf_digits(f->proc, 6, 6) || !tlf_digits(f->currency, 3, 3) ||
-	    (f->entry[0] && !tlf_digits(f->entry, 3, 3)) || f->amount > 999999999999ull)
-		return fail(t, TL_ERR_ARG, "bad financial request");
-	if (tlf_track2(c->pan, c->expiry, c->service, "0000000000000", r.track2, sizeof r.track2) < 0)
-		return fail(t, TL_ERR_ARG, "bad card data (PAN, expiry or service code)");
-	if (f->pin && !t->has_tpk)
-		return fail(t, TL_ERR_NO_KEY, "no TPK for the PIN block (key change first)");
-	if (f->pin) {
-		int rc = tl_pin_block(&t->tpk, f->pin, c->pan, r.pin_block);
-		if (rc != 0)
-			return fail(t, rc, "cannot build the PIN block");
-		r.has_pin = true;
-	}
-	strcpy(r.mti, "0200");
-	strcpy(r.pan, c->pan);
-	strcpy(r.expiry, c->expiry);
-	strcpy(r.proc, f->proc);
-	strcpy(r.currency, f->currency);
-	strcpy(r.entry, f->entry[0] ? f->entry : "021");
-	r.amount = f->amount;
-	next_stan(t, r.stan);
-	stamp(&r);
+	peek_stan(t, stan);
+	int rc = tlq_financial(&r, f, t->has_tpk ? &t->tpk : NULL, stan, time(NULL), &why);
+	if (rc != 0)
+		return fail(t, rc, "%s", why);
+	next_stan(t, stan);
 	t->last = r;
 	if (r.amount > 0)
 		t->last_fin = r;
-	int rc = send_req(t, &r, r.mti, a);
+	rc = send_req(t, &r, r.mti, a);
 	if (rc == 0 && r.amount > 0)
 		strcpy(t->last_fin.approval, a->approval);
 	pc_wipe(&r, sizeof r);
@@ -741,14 +640,15 @@ int tl_financial(tl_term *t, const struct tl_fin *f, struct tl_answer *a)
 }
 
 /* A new 0200 of `r` (card or reference, PIN block and tags filled by the
- * caller): STAN, DE 7 and RRN, remembered for tl_repeat only (nothing to
- * reverse: no cash moved by a PIN change; a cardless withdrawal is
- * reversed like any other, see tl_cardless). */
-static int send_new(tl_term *t, struct req *r, bool reversible, struct tl_answer *a)
+ * caller): STAN, DE 7 and RRN, remembered for tl_repeat, and for
+ * tl_reverse when `reversible` (a cardless withdrawal; a PIN change moves
+ * no money). */
+static int send_new(tl_term *t, struct tlq_req *r, bool reversible, struct tl_answer *a)
 {
+	r->kind = TLQ_FIN;
 	strcpy(r->mti, "0200");
 	next_stan(t, r->stan);
-	stamp(r);
+	tlq_stamp(r, time(NULL));
 	t->last = *r;
 	if (reversible)
 		t->last_fin = *r;
@@ -762,7 +662,7 @@ static int send_new(tl_term *t, struct req *r, bool reversible, struct tl_answer
 int tl_pin_change(tl_term *t, const struct tl_card *c, const char *old_pin, const char *new_pin,
                   struct tl_answer *a)
 {
-	struct req r = {.kind = REQ_FIN};
+	struct tlq_req r = {.kind = TLQ_FIN};
 	uint8_t nb[8];
 	memset(a, 0, sizeof *a);
 	if (c == NULL || !old_pin || !new_pin)
@@ -795,7 +695,7 @@ int tl_pin_change(tl_term *t, const struct tl_card *c, const char *old_pin, cons
 int tl_cardless(tl_term *t, const char *reference, const char *code, uint64_t amount,
                 const char *currency, struct tl_answer *a)
 {
-	struct req r = {.kind = REQ_FIN};
+	struct tlq_req r = {.kind = TLQ_FIN};
 	memset(a, 0, sizeof *a);
 	if (!reference || !tlf_digits(reference, 13, 16) || !tlf_digits(currency, 3, 3) || amount == 0 ||
 	    amount > 999999999999ull)
@@ -819,7 +719,7 @@ int tl_cardless(tl_term *t, const char *reference, const char *code, uint64_t am
 int tl_repeat(tl_term *t, struct tl_answer *a)
 {
 	memset(a, 0, sizeof *a);
-	if (t->last.kind == REQ_NONE)
+	if (t->last.kind == TLQ_NONE)
 		return fail(t, TL_ERR_NO_ORIGINAL, "nothing to repeat");
 	char mti[5];
 	memcpy(mti, t->last.mti, 5);
@@ -830,10 +730,10 @@ int tl_repeat(tl_term *t, struct tl_answer *a)
 int tl_resend_amount(tl_term *t, uint64_t amount, struct tl_answer *a)
 {
 	memset(a, 0, sizeof *a);
-	if (t->last.kind == REQ_NONE)
+	if (t->last.kind == TLQ_NONE)
 		return fail(t, TL_ERR_NO_ORIGINAL, "no earlier request to duplicate");
-	struct req r = t->last;
-	if (r.kind == REQ_REV) {
+	struct tlq_req r = t->last;
+	if (r.kind == TLQ_REV) {
 		r.dispensed = amount;
 		r.partial = amount > 0;
 	} else
@@ -845,33 +745,22 @@ int tl_resend_amount(tl_term *t, uint64_t amount, struct tl_answer *a)
 
 uint64_t tl_last_amount(const tl_term *t)
 {
-	return t->last.kind == REQ_REV ? t->last.dispensed : t->last.kind == REQ_FIN ? t->last.amount : 0;
+	return t->last.kind == TLQ_REV ? t->last.dispensed : t->last.kind == TLQ_FIN ? t->last.amount : 0;
 }
 
 int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answer *a)
 {
 	memset(a, 0, sizeof *a);
-	const struct req *o = &t->last_fin;
-	if (o->kind != REQ_FIN)
-		return fail(t, TL_ERR_NO_ORIGINAL, "no withdrawal to reverse");
-	if (dispensed >= o->amount && dispensed != 0)
-		return fail(t, TL_ERR_ARG, "dispensed amount not below the original amount");
-	struct req r = *o;
-	r.kind = REQ_REV;
-	strcpy(r.mti, "0420");
-	strcpy(r.orig_mti, o->mti);
-	strcpy(r.orig_stan, o->stan);
-	strcpy(r.orig_de7, o->de7);
-	r.has_pin = false;
-	r.partial = dispensed > 0;
-	r.dispensed = dispensed;
-	next_stan(t, r.stan);
-	char rrn[13];
-	strcpy(rrn, o->rrn);
-	stamp(&r);
-	strcpy(r.rrn, rrn); /* a reversal carries its original's RRN */
+	struct tlq_req r;
+	char stan[7];
+	const char *why = "";
+	peek_stan(t, stan);
+	int rc = tlq_reversal(&r, &t->last_fin, dispensed, stan, time(NULL), &why);
+	if (rc != 0)
+		return fail(t, rc, "%s", why);
+	next_stan(t, stan);
 	t->last = r;
-	int rc = send_req(t, &r, "0420", a);
+	rc = send_req(t, &r, "0420", a);
 	for (unsigned i = 0; i < repeats && rc == TL_ERR_TIMEOUT; i++)
 		rc = send_req(t, &r, "0421", a);
 	pc_wipe(&r, sizeof r);
@@ -882,9 +771,9 @@ int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answe
 
 void tl_new_stamp(tl_term *t, struct tl_stamp *s)
 {
-	struct req r = {.kind = REQ_NONE};
+	struct tlq_req r = {.kind = TLQ_NONE};
 	next_stan(t, r.stan);
-	stamp(&r);
+	tlq_stamp(&r, time(NULL));
 	memcpy(s->stan, r.stan, sizeof s->stan);
 	memcpy(s->de7, r.de7, sizeof s->de7);
 	memcpy(s->time12, r.time12, sizeof s->time12);
@@ -892,13 +781,19 @@ void tl_new_stamp(tl_term *t, struct tl_stamp *s)
 	memcpy(s->rrn, r.rrn, sizeof s->rrn);
 }
 
+static int set_s(struct iso_msg *m, unsigned de, const char *s)
+{
+	return iso_set_copy(m, de, s, strlen(s));
+}
+
 int tl_put_terminal(const tl_term *t, struct iso_msg *m)
 {
-	int rc = set_s(m, 18, t->mcc) | set_s(m, 32, t->acq) | set_s(m, 41, t->tid);
-	if (t->mid[0])
-		rc |= set_s(m, 42, t->mid);
-	if (t->loc[0])
-		rc |= set_s(m, 43, t->loc);
+	const struct tlq_ident *id = &t->id;
+	int rc = set_s(m, 18, id->mcc) | set_s(m, 32, id->acq) | set_s(m, 41, id->tid);
+	if (id->mid[0])
+		rc |= set_s(m, 42, id->mid);
+	if (id->loc[0])
+		rc |= set_s(m, 43, id->loc);
 	return rc ? TL_ERR_ENCODE : 0;
 }
 
