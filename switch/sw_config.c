@@ -235,6 +235,10 @@ static int set_listener(struct swcfg_listener *l, const char *key, const char *v
 		return set_uint(&l->max_message, value, 64, 65535, err, errlen);
 	if (!strcmp(key, "require_signon"))
 		return set_bool(&l->require_signon, value, err, errlen);
+	if (!strcmp(key, "peer_zpk"))
+		return STR(l->peer_zpk);
+	if (!strcmp(key, "peer_acquirers"))
+		return STR(l->peer_acquirers);
 	if (!strcmp(key, "tls_cert"))
 		return STR(l->tls_cert);
 	if (!strcmp(key, "tls_key"))
@@ -452,6 +456,9 @@ int swcfg_check(const struct swcfg *c, char *err, size_t errlen)
 		const struct swcfg_listener *l = &c->listeners[i];
 		if (l->port == 0)
 			return fail(err, errlen, "listener %s: no address", l->name);
+		if (!l->peer_zpk[0] != !l->peer_acquirers[0])
+			return fail(err, errlen, "listener %s: peer_zpk and peer_acquirers go together",
+			            l->name);
 		if (!l->tls_cert[0] != !l->tls_key[0])
 			return fail(err, errlen, "listener %s: tls_cert and tls_key go together",
 			            l->name);

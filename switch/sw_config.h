@@ -30,6 +30,11 @@ struct swcfg_listener {
 	bool require_signon;
 	char tls_cert[256], tls_key[256], tls_ca[256];
 	enum swcfg_tls_client tls_client;
+	/* A network link from another institution's switch (its acquirers'
+	 * terminals are not ours): the ZPK its PIN blocks come under (LMK
+	 * form) and the DE 32 acquirer ids it may send, comma-separated. */
+	char peer_zpk[82];
+	char peer_acquirers[128];
 };
 
 #define SWCFG_MAX_ROUTES 8

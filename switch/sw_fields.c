@@ -451,6 +451,8 @@ bool fields_answer(struct sw_txn *t, bool with_mac)
 	}
 	if (t->up54[0] && !strcmp(t->rc, "00"))
 		iso_set_str(m, 54, t->up54); /* the issuer's balances, as it sent them */
+	if (t->up28[0] && !strcmp(t->rc, "00"))
+		iso_set_str(m, 28, t->up28); /* and the fee it charged */
 	if (with_mac) {
 		static const uint8_t zero[8];
 		bool secondary = false;

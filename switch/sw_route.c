@@ -32,6 +32,8 @@ static void on_upstream(void *arg, int status, const struct iso_msg *resp,
 	iso_get(resp, 38, code, sizeof code);
 	if (iso_has(resp, 54))
 		iso_get(resp, 54, t->up54, sizeof t->up54);
+	if (iso_has(resp, 28))
+		iso_get(resp, 28, t->up28, sizeof t->up28);
 	snprintf(t->approval, sizeof t->approval, "%s", code);
 	t->maybe_approved = !strcmp(rc, "00");
 	char rule[64];

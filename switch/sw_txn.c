@@ -484,6 +484,7 @@ static void term_copy(struct sw_txn *t, const struct sw_term *k)
 	snprintf(t->tak, sizeof t->tak, "%s", k->tak);
 	snprintf(t->bdk, sizeof t->bdk, "%s", k->bdk);
 	snprintf(t->aes_bdk, sizeof t->aes_bdk, "%s", k->aes_bdk);
+	snprintf(t->term_acq, sizeof t->term_acq, "%s", k->acquirer);
 	if (!t->acq[0])
 		snprintf(t->acq, sizeof t->acq, "%s", k->acquirer);
 }
@@ -510,9 +511,37 @@ static void on_term(void *arg, int status, const PGresult *res)
 	t->after_term(t);
 }
 
+/* Whether `acq` is one of the comma-separated ids in `list`. */
+static bool acquirer_listed(const char *list, const char *acq)
+{
+	size_t n = strlen(acq);
+	for (const char *p = list; n && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, acq, n))
+			return true;
+		p += len + (e != NULL);
+	}
+	return false;
+}
+
 /* Find t->tid's keys (from the cache unless `fresh`), then continue. */
 void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn *))
 {
+	if (t->peer_zpk) {
+		/* Another institution's terminal, behind its switch: not in our
+		 * terminals table; the link itself is what is trusted, for the
+		 * acquirers configured on it. */
+		t->term_known = t->term_active = true;
+		t->term_kind[0] = '\0';
+		if (t->kind != TK_NETMGMT && !acquirer_listed(t->peer_acquirers, t->acq)) {
+			txn_answer_now(t, "03", "peer_acquirer_not_allowed");
+			return;
+		}
+		snprintf(t->term_acq, sizeof t->term_acq, "%s", t->acq);
+		next(t);
+		return;
+	}
 	struct sw_term *k = sw_term_get(t->sw, t->tid, fresh ? 0 : SW_TERM_TTL_MS);
 	if (!k && fresh) {
 		/* Sign-on reloads, unless the database is known to be away. */
@@ -693,6 +722,11 @@ static void on_cvv2(const hsmc_reply *r, void *arg)
 
 bool txn_pin_src(struct sw_txn *t, hsmc_pin_src *src)
 {
+	if (t->peer_zpk) {
+		*src = (hsmc_pin_src){.kind = HSMC_SRC_ZPK, .key = t->peer_zpk, .pin_block = t->pin_block,
+		                      .format = HSM_PBF_ISO0};
+		return true;
+	}
 	if (t->ksn[0]) {
 		bool aes = strlen(t->ksn) == 24;
 		const char *bdk = aes ? t->aes_bdk : t->bdk;
@@ -865,7 +899,14 @@ static void financial_after_term(struct sw_txn *t)
 		txn_answer_now(t, "03", t->term_known ? "terminal_inactive" : "unknown_terminal");
 		return;
 	}
-	if (c && c->lst->cfg.require_signon && (!c->signed_on || strcmp(c->tid, t->tid))) {
+	if (t->acq[0] && strcmp(t->acq, t->term_acq) != 0) {
+		/* DE 32 decides own or foreign pricing: a terminal speaks only for
+		 * the institution that owns it. */
+		txn_answer_now(t, "03", "acquirer_mismatch");
+		return;
+	}
+	if (c && c->lst->cfg.require_signon &&
+	    (!c->signed_on || (!t->peer_zpk && strcmp(c->tid, t->tid)))) {
 		txn_answer_now(t, "58", "not_signed_on");
 		return;
 	}
@@ -1060,6 +1101,10 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 	memcpy(t->raw, msg, len);
 	t->rawlen = len;
 	t->profile = c->lst->cfg.profile;
+	if (c->lst->cfg.peer_zpk[0]) {
+		t->peer_zpk = c->lst->cfg.peer_zpk;
+		t->peer_acquirers = c->lst->cfg.peer_acquirers;
+	}
 
 	struct iso_error err;
 	int rc = iso_unpack(t->profile, t->raw, len, &t->req, &err);

@@ -81,8 +81,13 @@ struct sw_txn {
 	bool recurring;            /* DE 48 tag RC = 1: a card-on-file recurring charge */
 	const char *cvm;           /* how the cardholder was verified, for authorise() */
 
+	/* A network link from another institution (listener peer_zpk): its
+	 * ZPK and the acquirer ids it may send; NULL on a terminal listener. */
+	const char *peer_zpk, *peer_acquirers;
+
 	/* The terminal (copied from the cache). */
 	bool term_known, term_active;
+	char term_acq[12];         /* its owner's acquirer id (terminals table) */
 	char term_kind[4], tmk[82], tpk[82], tak[82], bdk[82], aes_bdk[82];
 
 	/* card_lookup() */
@@ -94,7 +99,7 @@ struct sw_txn {
 	uint64_t link_handle;
 	struct swl_orig link_orig;
 	char zpk_block[17];
-	char up54[121];
+	char up54[121], up28[10]; /* the issuer's DE 54 and DE 28 (fee), relayed */
 
 	/* Outcome. */
 	bool db_decided;           /* the answer came from the database's rules (else logged as 'local') */

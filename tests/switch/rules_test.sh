@@ -45,13 +45,15 @@ copy() { psql -X -q -d postgres -c "CREATE DATABASE ${BASE}_s$1 TEMPLATE $BASE" 
 start_b() {
   "$BIN/switchctl" --db "dbname=${BASE}_b" db init >/dev/null
   "$BIN/switchctl" --db "dbname=${BASE}_b" load demo --hsm "127.0.0.1:$HSM_PORT" >/dev/null 2>&1
-  local zpk
-  zpk=$("$BIN/hsmctl" --port "$HSM_PORT" genkey zpk | awk -F= '$1 == "key" { print $2 }')
+  # B is the Other Bank: its own acquirer id, and its terminals are its own
+  # (a terminal speaks only for the institution that owns it).
+  psql -X -q -d "${BASE}_b" -c "UPDATE bank_settings SET own_acquirer_id = '00000000002'" \
+    -c "UPDATE terminals SET institution_id = (SELECT id FROM institutions WHERE acquirer_id = '00000000002')" >/dev/null
   B_PORT=$(free_port)
   "$BIN/switchd" --set "listener atm.address=127.0.0.1:$B_PORT" --set "admin.address=127.0.0.1:$(free_port)" \
     --set "hsm.address=127.0.0.1:$HSM_PORT" --set "database.conninfo=dbname=${BASE}_b" \
     --set "route us.bins=45391,52741,62128" --set "route us.address=127.0.0.1:$NET_PORT" \
-    --set "route us.zpk=$zpk" 2>"$TMP/switchd-b.log" &
+    --set "route us.zpk=$NET_ZPK" 2>"$TMP/switchd-b.log" &
   B_PID=$!
   export B_PORT
 }
@@ -61,6 +63,9 @@ wait_route() { # B's link to our switchd came up more than $1 times
   fail "switchd B's route to us not up"
 }
 
+# The ZPK the two banks exchanged (under a ZMK, in life): the same LMK form
+# here, as both switches use this hsm-sim.
+NET_ZPK=$("$BIN/hsmctl" --port "$HSM_PORT" genkey zpk | awk -F= '$1 == "key" { print $2 }')
 export BIN SRC=$src TMP SW_PORT=${SW_PORT:-$(free_port)}
 python3 "$here/rules.py" "$table" --list >"$TMP/sections" || exit 2
 mapfile -t sections <"$TMP/sections"
@@ -73,7 +78,8 @@ for i in "${!sections[@]}"; do
   [ $((i + 1)) -lt ${#sections[@]} ] && { copy $((i + 1)) & next=$!; jobs_db+=("$next"); }
   DB=${BASE}_s$i
   ups=$(route_ups)
-  sw_start --set "listener net.address=127.0.0.1:$NET_PORT" --set "listener net.require_signon=no"
+  sw_start --set "listener net.address=127.0.0.1:$NET_PORT" --set "listener net.require_signon=no" \
+    --set "listener net.peer_zpk=$NET_ZPK" --set "listener net.peer_acquirers=00000000002"
   if [ -n "$net" ]; then
     [ -z "${B_PID:-}" ] && { start_b; ups=0; }
     wait_route "${ups:-0}"
