@@ -67,7 +67,7 @@ struct sw {
 	unsigned pending_reversals; /* switch-initiated reversals not yet committed */
 	unsigned ntxn_live;         /* transaction objects alive (incl. orphans) */
 	struct sw_txn *free_txns;
-	struct sw_txn *live_fin;    /* financial transactions alive, for reversals to find */
+	struct sw_txn *live_fin;    /* financial requests and reversals alive, for reversals and repeats to find */
 
 	struct sw_term *terms[1024]; /* hash chains by terminal id */
 

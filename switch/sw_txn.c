@@ -1061,18 +1061,45 @@ void sw_txn_detach_all(struct sw_conn *c)
  * still be in the switch (same connection, pipelined, or a new one). Run
  * it after the original is settled, or it finds nothing to reverse (25)
  * and the original's approval stands for cash that was never dispensed. */
+/* t waits for o, in flight in this process, and goes on when o is freed. */
+static void wait_on(struct sw_txn *t, struct sw_txn *o)
+{
+	t->waits_on = o;
+	t->wnext = o->waiters;
+	o->waiters = t;
+	txn_set_state(t, TXN_WAIT_ORIGINAL);
+}
+
 static bool wait_for_original(struct sw_txn *t)
 {
 	for (struct sw_txn *o = t->sw->live_fin; o; o = o->gnext) {
-		if (o->state == TXN_DONE || strcmp(o->tid, t->tid) || strcmp(o->stan, t->orig_stan) ||
+		if (o->kind != TK_FINANCIAL || o->state == TXN_DONE || strcmp(o->tid, t->tid) ||
+		    strcmp(o->stan, t->orig_stan) ||
 		    strcmp(o->de7, t->orig_de7) || (t->acq[0] && o->acq[0] && strcmp(o->acq, t->acq)))
 			continue;
-		t->waits_on = o;
-		t->wnext = o->waiters;
-		o->waiters = t;
-		txn_set_state(t, TXN_WAIT_ORIGINAL);
+		wait_on(t, o);
 		swlog(SWLOG_INFO, t->conn ? t->conn->id : 0, t->id, "txn",
 		      "reversal of stan=%s waits for its original (txn %llu, %s)", t->orig_stan,
+		      (unsigned long long)o->id, state_names[o->state]);
+		return true;
+	}
+	return false;
+}
+
+/* A terminal repeats a reversal (0421) it has had no answer to, every few
+ * seconds; while the first copy is still in flight here, a repeat waits
+ * for it instead of adding to the database's queue (and then gets the
+ * first one's answer from the duplicate check, cheaply). */
+static bool wait_for_same_reversal(struct sw_txn *t)
+{
+	for (struct sw_txn *o = t->sw->live_fin; o; o = o->gnext) {
+		if (o == t || o->kind != TK_REVERSAL || o->state == TXN_DONE || strcmp(o->tid, t->tid) ||
+		    strcmp(o->stan, t->stan) || strcmp(o->de7, t->de7) ||
+		    (t->acq[0] && o->acq[0] && strcmp(o->acq, t->acq)))
+			continue;
+		wait_on(t, o);
+		swlog(SWLOG_INFO, t->conn ? t->conn->id : 0, t->id, "txn",
+		      "repeat of reversal stan=%s waits for the first (txn %llu, %s)", t->stan,
 		      (unsigned long long)o->id, state_names[o->state]);
 		return true;
 	}
@@ -1181,15 +1208,17 @@ void sw_txn_start(struct sw_conn *c, const uint8_t *msg, size_t len)
 		txn_netmgmt(t);
 		return;
 	}
-	if (t->kind == TK_FINANCIAL) {
+	if (t->kind == TK_REVERSAL && wait_for_same_reversal(t))
+		return;
+	if (t->kind == TK_FINANCIAL || t->kind == TK_REVERSAL) {
 		t->gnext = sw->live_fin;
 		if (sw->live_fin)
 			sw->live_fin->gprev = t;
 		sw->live_fin = t;
 		t->in_live = true;
-	} else if (t->kind == TK_REVERSAL && wait_for_original(t)) {
-		return;
 	}
+	if (t->kind == TK_REVERSAL && wait_for_original(t))
+		return;
 	txn_with_terminal(t, false, financial_after_term);
 }
 

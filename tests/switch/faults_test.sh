@@ -77,6 +77,51 @@ wait $locker
   || fail "the overtaking reversal did not reverse its original"
 [ "$(held)" = "$held0" ] || fail "held after original + reversal: $(held) vs $held0"
 
+# 1c. The terminal repeats its reversal (0421) while the first copy is
+# still waiting in the switch: the repeat waits for it rather than queue
+# for the database again, and the original is reversed once.
+lock_account "$DB" "$acct"
+( sleep 1; unlock_account ) &
+unlocker=$!
+iso - --timeout 5 <<EOF2 || fail "reversal repeated while in flight"
+$(signon)
+!send-only
+$(purchase 0200 000160 3000)
+
+!send-only
+MTI=0420
+2=4539100000001107
+3=000000
+4=000000003000
+7=$T
+11=000161
+32=00000000001
+41=POS00001
+49=840
+90=0200000160${T}0000000000100000000000
+
+!send-only
+MTI=0421
+2=4539100000001107
+3=000000
+4=000000003000
+7=$T
+11=000161
+32=00000000001
+41=POS00001
+49=840
+90=0200000160${T}0000000000100000000000
+
+!collect 3
+!expect-all 39=00
+EOF2
+wait $unlocker
+grep -q "repeat of reversal stan=000161 waits for the first" "$SW_LOG" || fail "the repeat did not wait for the first copy"
+[ "$(sql "select reversed_amount from auth_log where stan='000160' and msg_class='auth'")" = 3000 ] \
+  || fail "reversed more or less than once: $(sql "select reversed_amount from auth_log where stan='000160'")"
+[ "$(sql "select count(*) from auth_log where stan='000161' and msg_class='reversal'")" = 1 ] || fail "the repeat logged twice"
+[ "$(held)" = "$held0" ] || fail "held after original + reversal + repeat: $(held) vs $held0"
+
 # 2. The terminal leaves before its answer: the approval is reversed.
 lock_account "$DB" "$acct"
 iso - <<EOF2 || fail "send and leave"
