@@ -108,5 +108,11 @@ purchase() {
   printf 'MTI=%s\n2=%s\n3=000000\n4=%012d\n7=%s\n11=%s\n14=3011\n32=00000000001\n41=%s\n42=MER000000000001\n49=840\n%s' \
     "$1" "${5:-4539100000001107}" "$3" "$T" "$2" "${4:-POS00001}" "${6:-}"
 }
+# reversal MTI STAN ORIG_STAN AMOUNT [TID] [PAN]: an 0420/0421 reversing this
+# run's 0200 ORIG_STAN (DE 90 with $T)
+reversal() {
+  printf 'MTI=%s\n2=%s\n3=000000\n4=%012d\n7=%s\n11=%s\n32=00000000001\n41=%s\n49=840\n90=0200%s%s0000000000100000000000\n' \
+    "$1" "${6:-4539100000001107}" "$4" "$T" "$2" "${5:-POS00001}" "$3" "$T"
+}
 # signon [TID]: a sign-on that must be approved
 signon() { printf 'MTI=0800\n7=%s\n11=000000\n41=%s\n70=001\n!expect 39=00\n\n' "$T" "${1:-POS00001}"; }
