@@ -156,7 +156,7 @@ static void map_type(struct sw_txn *t, char mti_class)
  * 1: found and copied; 0: absent; -1: DE 48 malformed or the value too long. */
 static int de48_tag(const struct sw_txn *t, const char *tag, char *dst, size_t cap)
 {
-	char v[256];
+	char v[1000]; /* DE 48 is LLL: up to 999 */
 	if (!iso_has(&t->req, 48))
 		return 0;
 	int n = iso_get(&t->req, 48, v, sizeof v);

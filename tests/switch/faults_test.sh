@@ -72,9 +72,11 @@ wait $locker
 # still waiting in the switch: the repeat waits for it rather than queue
 # for the database again, and the original is reversed once.
 lock_account "$DB" "$acct"
-( sleep 1; unlock_account ) &
+# released once the repeat has arrived (or after 10 s, and the check fails)
+( for _ in $(seq 200); do grep -q "repeat of reversal stan=000161 waits" "$SW_LOG" && break; sleep 0.05; done
+  unlock_account ) &
 unlocker=$!
-iso - --timeout 5 <<EOF2 || fail "reversal repeated while in flight"
+iso - --timeout 15 <<EOF2 || fail "reversal repeated while in flight"
 $(signon)
 !send-only
 $(purchase 0200 000160 3000)
