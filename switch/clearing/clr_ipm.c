@@ -1,0 +1,2 @@
+/* clr_ipm.c: to be written. */
+#include "clr_int.h"
