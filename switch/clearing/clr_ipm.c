@@ -190,6 +190,7 @@ static const uint8_t *ipm_get(const struct ipm_rd *rd, uint64_t l, size_t n, uin
 	return dst;
 }
 
+__attribute__((format(printf, 4, 0)))
 static int ipm_vfail(struct ipm_rd *rd, uint64_t offset, uint32_t record, const char *fmt, va_list ap)
 {
 	char reason[sizeof rd->err->reason];

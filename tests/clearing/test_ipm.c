@@ -784,6 +784,13 @@ static void test_fields(void **state)
 	expect_fail(&t, 337 + 4 + 186 - 8, 4, "DE 71");
 	free(t.p);
 
+	/* LL 00: the layout's lengths start at 1 */
+	size_t name = find(&b, "ACME GROCERY", 70);
+	t = copy(&b, b.len);
+	memcpy(t.p + name - 2, "\xf0\xf0", 2);
+	expect_fail(&t, name - 2, 2, "DE 43 has length 0");
+	free(t.p);
+
 	/* PDS: the reversal's (message 7 at 897) 0025 says 8 bytes, DE 48 has 7 after it */
 	size_t o = find(&b, "0025007R", 897);
 	t = copy(&b, b.len);
@@ -809,6 +816,26 @@ static void test_fields(void **state)
 	assert_false(g.r[4].reversal);
 	free(g.r);
 	free(t.p);
+	free(b.p);
+}
+
+/* Text that is not printable ASCII reads as '?'; no callback, no info and
+ * no error structure are all allowed. */
+static void test_text_and_nulls(void **state)
+{
+	(void)state;
+	struct buf b = load("ipm-sample.ipm");
+	size_t name = find(&b, "ACME GROCERY", 70);
+	b.p[name + 2] = 0x00;                         /* EBCDIC NUL */
+	b.p[name + 3] = 0x51;                         /* EBCDIC e-acute: Latin-1, not ASCII */
+	struct got g = {0};
+	struct clr_file_info info;
+	struct clr_error err;
+	assert_int_equal(clr_ipm_read(b.p, b.len, &info, collect, &g, &err), 0);
+	assert_string_equal(g.r[0].merchant_name, "AC?? GROCERY");
+	free(g.r);
+	assert_int_equal(clr_ipm_read(b.p, b.len, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(clr_ipm_read(b.p, b.len - 10, NULL, NULL, NULL, NULL), -1);
 	free(b.p);
 }
 
@@ -962,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_trailer),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_text_and_nulls),
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_blocked_edges),
 		cmocka_unit_test(test_detect),
