@@ -242,33 +242,38 @@ static int ipm_fields(struct ipm_rd *rd, struct ipm_msg *m)
 		pos = 20;
 	}
 	memset(m->off, 0, sizeof m->off);
-	for (unsigned de = 2; de <= nbits; de++) {
-		if (!(bm[(de - 1) / 8] & (0x80u >> ((de - 1) % 8))))
-			continue;
-		const struct de_def *d = &ipm_de[de];
-		if (d->type == DE_UNDEF)
-			return field_fail(rd, m, pos, "DE %u is in the bitmap but not in the IPM layout", de);
-		uint32_t at = pos, flen = d->len;
-		if (d->prefix) {
-			if (n - pos < d->prefix)
+	/* the set bits in ascending order, a byte at a time; bit 1 is DE 1 */
+	for (unsigned i = 0; i < nbits / 8; i++) {
+		unsigned bits = i == 0 ? bm[0] & 0x7fu : bm[i];
+		while (bits) {
+			unsigned top = (unsigned)__builtin_clz(bits) - (unsigned)(8 * sizeof bits - 8);
+			bits &= ~(0x80u >> top);
+			unsigned de = 8 * i + top + 1;
+			const struct de_def *d = &ipm_de[de];
+			if (d->type == DE_UNDEF)
+				return field_fail(rd, m, pos, "DE %u is in the bitmap but not in the IPM layout", de);
+			uint32_t at = pos, flen = d->len;
+			if (d->prefix) {
+				if (n - pos < d->prefix)
+					return msg_fail(rd, "DE %u runs past the end of the message (RDW says %" PRIu32 " bytes)", de, n);
+				if (!e_digits(p + pos, d->prefix))
+					return field_fail(rd, m, at, "DE %u's length prefix is not EBCDIC digits", de);
+				flen = (uint32_t)e_num(p + pos, d->prefix);
+				if (flen > d->len)
+					return field_fail(rd, m, at, "DE %u says %" PRIu32 " bytes, more than its maximum of %u",
+					                  de, flen, d->len);
+				if (flen == 0)   /* LL is 01-99, LLL 001-999 */
+					return field_fail(rd, m, at, "DE %u has length 0", de);
+				pos += d->prefix;
+			}
+			if (flen > n - pos)
 				return msg_fail(rd, "DE %u runs past the end of the message (RDW says %" PRIu32 " bytes)", de, n);
-			if (!e_digits(p + pos, d->prefix))
-				return field_fail(rd, m, at, "DE %u's length prefix is not EBCDIC digits", de);
-			flen = (uint32_t)e_num(p + pos, d->prefix);
-			if (flen > d->len)
-				return field_fail(rd, m, at, "DE %u says %" PRIu32 " bytes, more than its maximum of %u",
-				                  de, flen, d->len);
-			if (flen == 0)   /* LL is 01-99, LLL 001-999 */
-				return field_fail(rd, m, at, "DE %u has length 0", de);
-			pos += d->prefix;
+			if (d->type == DE_N && !e_digits(p + pos, flen))
+				return field_fail(rd, m, at, "DE %u has a non-digit", de);
+			m->off[de] = (uint16_t)pos;
+			m->dlen[de] = (uint16_t)flen;
+			pos += flen;
 		}
-		if (flen > n - pos)
-			return msg_fail(rd, "DE %u runs past the end of the message (RDW says %" PRIu32 " bytes)", de, n);
-		if (d->type == DE_N && !e_digits(p + pos, flen))
-			return field_fail(rd, m, at, "DE %u has a non-digit", de);
-		m->off[de] = (uint16_t)pos;
-		m->dlen[de] = (uint16_t)flen;
-		pos += flen;
 	}
 	if (pos != n)
 		return msg_fail(rd, "RDW says %" PRIu32 " bytes but the message's data elements end after %" PRIu32,
