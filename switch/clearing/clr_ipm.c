@@ -527,6 +527,16 @@ static int ipm_message(struct ipm_rd *rd, const struct ipm_msg *m, clr_record_fn
 	return 0;   /* other 1644s (addenda, reconciliation, notices): counted, not passed on */
 }
 
+/* Nothing but 0x40 from logical byte l to the end. */
+static bool ipm_only_pad(const struct ipm_rd *rd, uint64_t l)
+{
+	uint8_t tmp[1];
+	for (; l < rd->llen; l++)
+		if (*ipm_get(rd, l, 1, tmp) != IPM_PAD)
+			return false;
+	return true;
+}
+
 /* What may follow the trailer: an RDW of 0, then only 0x40 padding. */
 static int ipm_tail(struct ipm_rd *rd, uint64_t l)
 {
@@ -575,8 +585,8 @@ static int ipm_walk(struct ipm_rd *rd, clr_record_fn fn, void *arg)
 		if (left < 4)
 			return msg_fail(rd, "%" PRIu64 " bytes at offset %" PRIu64 ", too few for an RDW", left, rd->rdw_at);
 		uint32_t n = be32(ipm_get(rd, l, 4, rdw));
-		if (n == 0)
-			break;
+		if (n == 0 || (n == 0x40404040u && ipm_only_pad(rd, l)))
+			break;   /* the end: an RDW of 0, or a blocked file's fill */
 		if (n > left - 4)
 			return msg_fail(rd, "RDW at offset %" PRIu64 " says %" PRIu32 " bytes but only %" PRIu64 " remain",
 			                rd->rdw_at, n, left - 4);

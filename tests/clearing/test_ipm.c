@@ -863,6 +863,16 @@ static void test_blocking(void **state)
 	assert_non_null(strstr(err.reason, "not a multiple of 1014"));
 	free(t.p);
 
+	/* blocked without its trailer: the end is the fill, not an RDW of 0x40404040 */
+	struct buf u = load("ipm-sample.ipm");
+	t = copy(&u, 2 * 1014);
+	memset(t.p + 1392, 0x40, 2 * 1014 - 1392);   /* the stream cut before the trailer, filled */
+	memmove(t.p + 1014, t.p + 1012, 1012);       /* then blocked */
+	t.p[1012] = t.p[1013] = 0x40;
+	expect_fail(&t, 1394, 10, "the file ends at offset 1394 without a file trailer");
+	free(t.p);
+	free(u.p);
+
 	/* the fill of the last block must be 0x40 */
 	t = copy(&b, b.len);
 	t.p[2020] = 0x00;
