@@ -302,8 +302,8 @@ static bool b2_parse_yyyymmdd(const char *s, struct b2_date *d)
 
 enum b2_state {
 	B2_START,                 /* the TC 90 header must come first */
-	B2_BETWEEN,               /* after the header, a trailer or a skipped transaction */
-	B2_IN_TXN,                /* a transaction's TCR 0 read: its further TCRs may follow */
+	B2_BETWEEN,               /* after the header or a trailer */
+	B2_IN_TXN,                /* a transaction's TCR 0 read (skipped or not): its further TCRs may follow */
 	B2_END,                   /* TC 92 read: nothing may follow */
 };
 

@@ -194,38 +194,56 @@ static const struct clr_record basic_want[] = {
 static const uint32_t basic_group[9] = {1, 2, 2, 3, 4, 5, 6, 7, 8};
 static const unsigned basic_numeric[9] = {9, 77, 0, 77, 77, 77, 77, 102, 102};
 
-static void check_basic(const char *name, size_t stride, bool ebcdic)
+/* A golden file read: its info, and every field of every record. */
+struct golden {
+	const char *name;
+	size_t stride;            /* 168, or 169/170 with line ends */
+	size_t tcrs;
+	bool ebcdic;
+	const char *file_id;
+	uint32_t messages;
+	int64_t total;
+	const struct clr_record *want;   /* offset: the TCR index */
+	size_t n;
+};
+
+static void check_golden(const struct golden *gf)
 {
-	struct buf b = load(name);
+	struct buf b = load(gf->name);
 	struct clr_file_info info;
 	struct clr_error err;
 	struct got g = {0};
 	int rc = read_all(&b, &info, &g, &err);
 	if (rc)
-		fail_msg("%s: offset %llu record %u: %s", name, (unsigned long long)err.offset, err.record,
-		         err.reason);
-	assert_int_equal(b.len, 9 * stride);
+		fail_msg("%s: offset %llu record %u: %s", gf->name, (unsigned long long)err.offset,
+		         err.record, err.reason);
+	assert_int_equal(b.len, gf->tcrs * gf->stride);
 	assert_int_equal(info.scheme, CLR_VISA);
-	assert_int_equal(info.ebcdic, ebcdic);
+	assert_int_equal(info.ebcdic, gf->ebcdic);
 	assert_false(info.blocked);
-	assert_string_equal(info.file_id, "412345-24061-007");
+	assert_string_equal(info.file_id, gf->file_id);
 	assert_string_equal(info.business_day, "20240301");
-	assert_int_equal(info.records, NBASIC);
-	assert_int_equal(info.messages, 8);
-	assert_int_equal(info.amount_total, 52998);
-	assert_int_equal(g.n, NBASIC);
-	for (size_t i = 0; i < NBASIC; i++) {
-		struct clr_record want = basic_want[i];
-		want.offset *= stride;
+	assert_int_equal(info.records, gf->n);
+	assert_int_equal(info.messages, gf->messages);
+	assert_int_equal(info.amount_total, gf->total);
+	assert_int_equal(g.n, gf->n);
+	for (size_t i = 0; i < gf->n; i++) {
+		struct clr_record want = gf->want[i];
+		want.offset *= gf->stride;
 		assert_record(&want, &g.r[i], true);
 	}
+	/* The same through detection and dispatch. */
 	assert_int_equal(clr_detect(b.p, b.len), CLR_VISA);
-	struct got g2 = {0};
-	assert_int_equal(clr_read(b.p, b.len, &info, collect, &g2, &err), 0);
-	assert_int_equal(g2.n, NBASIC);
-	free(g2.r);
+	assert_int_equal(clr_read(b.p, b.len, &info, collect, &g, &err), 0);
+	assert_int_equal(g.n, 2 * gf->n);
 	free(g.r);
 	free(b.p);
+}
+
+static void check_basic(const char *name, size_t stride, bool ebcdic)
+{
+	struct golden gf = {name, stride, 9, ebcdic, "412345-24061-007", 8, 52998, basic_want, NBASIC};
+	check_golden(&gf);
 }
 
 static void test_golden_ascii(void **state)
@@ -326,28 +344,9 @@ static void test_golden_mixed(void **state)
 		 .acquirer_id = "10054321", .merchant_name = "LONDON HOTEL", .merchant_city = "LONDON",
 		 .merchant_country = "GB", .mcc = "7011"},
 	};
-	struct buf b = load("baseii-mixed.ctf");
-	struct clr_file_info info;
-	struct clr_error err;
-	struct got g = {0};
-	int rc = read_all(&b, &info, &g, &err);
-	if (rc)
-		fail_msg("offset %llu record %u: %s", (unsigned long long)err.offset, err.record, err.reason);
-	assert_int_equal(b.len, 13 * 169);
-	assert_string_equal(info.file_id, "412345-24061-008");
-	assert_string_equal(info.business_day, "20240301");
-	assert_false(info.ebcdic);
-	assert_int_equal(info.records, 4);
-	assert_int_equal(info.messages, 10);
-	assert_int_equal(info.amount_total, 2599 + 500 + 7500 + 13800);
-	assert_int_equal(g.n, 4);
-	for (size_t i = 0; i < 4; i++) {
-		struct clr_record w = want[i];
-		w.offset *= 169;
-		assert_record(&w, &g.r[i], true);
-	}
-	free(g.r);
-	free(b.p);
+	struct golden gf = {"baseii-mixed.ctf", 169, 13, false, "412345-24061-008", 10,
+	                    2599 + 500 + 7500 + 13800, want, 4};
+	check_golden(&gf);
 }
 
 /* ---- round trip ---- */
@@ -626,177 +625,78 @@ static void expect_exact(const struct buf *b, uint64_t offset, uint32_t record, 
 	assert_int_equal(f.err.record, record);
 }
 
-static void test_trailer_disagrees(void **state)
+/* One field of the basic ASCII file overwritten, and the whole reason,
+ * offset and record number the read must fail with. */
+static const struct edit_case {
+	size_t tcr;
+	unsigned pos;
+	const char *value;
+	uint64_t offset;
+	uint32_t record;
+	const char *reason;
+} edits[] = {
+	/* Trailers that disagree with the file. */
+	{8, 31, "000000000006", 8 * 168 + 30, 8, "TC 92 says 6 monetary transactions, the file has 5"},
+	{8, 102, "000000000052999", 8 * 168 + 101, 8,
+	 "TC 92 says source amount total 52999, the file has 52998"},
+	{8, 16, "000000000055097", 8 * 168 + 15, 8,
+	 "TC 92 says destination amount total 55097, the file has 55098"},
+	{8, 49, "000000000010", 8 * 168 + 48, 8, "TC 92 says 10 TCRs, the file has 9"},
+	{8, 75, "000000007", 8 * 168 + 74, 8, "TC 92 says 7 transactions, the file has 8"},
+	{8, 43, "000002", 8 * 168 + 42, 8, "TC 92 says 2 batches, the file has 1"},
+	{8, 75, "00000000x", 8 * 168 + 74, 8,
+	 "TC 92: transactions (positions 75-83) is not numeric"},
+	{7, 102, "000000000052990", 7 * 168 + 101, 7,
+	 "TC 91 (batch 1) says source amount total 52990, the batch has 52998"},
+	{7, 31, "000000000004", 7 * 168 + 30, 7,
+	 "TC 91 (batch 1) says 4 monetary transactions, the batch has 5"},
+	{7, 49, "000000000006", 7 * 168 + 48, 7, "TC 91 (batch 1) says 6 TCRs, the batch has 7"},
+	/* TCR numbers and transaction codes. */
+	{7, 4, "1", 7 * 168 + 3, 6,
+	 "TC 91 (batch trailer) has TCR sequence number 1: a trailer is one TCR 0"},
+	{2, 4, "a", 2 * 168 + 3, 2, "TC 05: TCR sequence number (position 4) is not 0-9 or A-Z"},
+	{4, 1, "99", 4 * 168, 4, "unknown transaction code 99"},
+	{2, 1, "08", 2 * 168, 2, "unknown transaction code 08"},
+	/* Numeric fields and dates. */
+	{1, 9, "4111 111", 168 + 4, 2, "TC 05 TCR 0: account number (positions 5-20) is not numeric"},
+	{3, 21, "12x", 3 * 168 + 20, 3,
+	 "TC 07 TCR 0: account number extension (positions 21-23) is not numeric"},
+	{3, 74, "84O", 3 * 168 + 73, 3,
+	 "TC 07 TCR 0: destination currency code (positions 74-76) is not numeric"},
+	{1, 58, "0230", 168 + 57, 2,
+	 "TC 05 TCR 0: purchase date (MMDD) 0230 is not a date in the year up to the processing "
+	 "date 20240301"},
+	{0, 9, "24367", 8, 1, "TC 90: processing date 24367 is not a day of its year"},
+	{0, 3, "41234 ", 2, 1, "TC 90: processing BIN (positions 3-8) is not numeric"},
+};
+
+static void test_edits(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+		const struct edit_case *c = &edits[i];
+		struct buf b = load("baseii-ascii.ctf");
+		memcpy(b.p + c->tcr * 168 + c->pos - 1, c->value, strlen(c->value));
+		struct fault f = read_fault(&b);
+		if (f.rc != -1 || f.err.offset != c->offset || f.err.record != c->record ||
+		    strcmp(f.err.reason, c->reason))
+			fail_msg("edit %zu: want offset %llu record %u \"%s\", got %d offset %llu record %u \"%s\"",
+			         i, (unsigned long long)c->offset, c->record, c->reason, f.rc,
+			         (unsigned long long)f.err.offset, f.err.record, f.err.reason);
+		free(b.p);
+	}
+}
+
+/* Edits the reader takes: a TC 91 batch number is not checked; with the
+ * processing date 31 December 2024 (a leap year) a purchase on 1231 is that
+ * day, not the year before. */
+static void test_edits_accepted(void **state)
 {
 	(void)state;
 	struct buf b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 31, "000000000006");
-	expect_exact(&b, 8 * 168 + 30, 8, "TC 92 says 6 monetary transactions, the file has 5");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 102, "000000000052999");
-	expect_exact(&b, 8 * 168 + 101, 8, "TC 92 says source amount total 52999, the file has 52998");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 16, "000000000055097");
-	expect_exact(&b, 8 * 168 + 15, 8,
-	             "TC 92 says destination amount total 55097, the file has 55098");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 49, "000000000010");
-	expect_exact(&b, 8 * 168 + 48, 8, "TC 92 says 10 TCRs, the file has 9");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 75, "000000007");
-	expect_exact(&b, 8 * 168 + 74, 8, "TC 92 says 7 transactions, the file has 8");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 8, 43, "000002");
-	expect_exact(&b, 8 * 168 + 42, 8, "TC 92 says 2 batches, the file has 1");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 7, 102, "000000000052990");
-	expect_exact(&b, 7 * 168 + 101, 7,
-	             "TC 91 (batch 1) says source amount total 52990, the batch has 52998");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 7, 31, "000000000004");
-	expect_exact(&b, 7 * 168 + 30, 7, "TC 91 (batch 1) says 4 monetary transactions, the batch has 5");
-	free(b.p);
-
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 7, 49, "000000000006");
-	expect_exact(&b, 7 * 168 + 48, 7, "TC 91 (batch 1) says 6 TCRs, the batch has 7");
-	free(b.p);
-
-	/* A TC 91 batch number is not checked (docs/clearing-baseii.md). */
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 7, 43, "000042");
+	memcpy(b.p + 7 * 168 + 42, "000042", 6);
 	assert_int_equal(read_fault(&b).rc, 0);
-	free(b.p);
-}
-
-/* Remove TCR i of the basic ASCII file. */
-static struct buf without(size_t i)
-{
-	struct buf g = load("baseii-ascii.ctf");
-	struct buf b = copy(g.p, g.len - 168);
-	memcpy(b.p + i * 168, g.p + (i + 1) * 168, g.len - (i + 1) * 168);
-	free(g.p);
-	return b;
-}
-
-/* Insert t before TCR i of the basic ASCII file. */
-static struct buf with_inserted(size_t i, const uint8_t *t, size_t n)
-{
-	struct buf g = load("baseii-ascii.ctf");
-	struct buf b = copy(g.p, g.len + n);
-	memcpy(b.p + i * 168, t, n);
-	memcpy(b.p + i * 168 + n, g.p + i * 168, g.len - i * 168);
-	free(g.p);
-	return b;
-}
-
-static void test_structure(void **state)
-{
-	(void)state;
-	struct buf g = load("baseii-ascii.ctf");
-
-	/* No header. */
-	struct buf b = without(0);
-	expect(&b, 0, 1, "does not start with a TC 90 file header");
-	free(b.p);
-	b = copy(g.p + 168, 168); /* a lone TC 05 */
-	expect(&b, 0, 1, "does not start with a TC 90 file header");
-	free(b.p);
-
-	/* A second header. */
-	b = with_inserted(3, g.p, 168);
-	expect(&b, 3 * 168, 3, "a second TC 90 file header");
-	free(b.p);
-
-	/* No file trailer, or something after it. */
-	b = without(8);
-	expect(&b, 8 * 168, 8, "without a TC 92 file trailer");
-	free(b.p);
-	b = with_inserted(9, g.p + 168, 168);
-	expect(&b, 9 * 168, 9, "168 bytes after the TC 92 file trailer");
-	free(b.p);
-	b = with_inserted(9, (const uint8_t *)"\n", 1);
-	expect(&b, 9 * 168, 9, "1 byte after the TC 92 file trailer");
-	free(b.p);
-
-	/* Transactions no TC 91 closes. */
-	b = without(7);
-	expect(&b, 7 * 168, 7, "in no batch");
-	free(b.p);
-
-	/* An orphan TCR 1: after the header, inside another TC's transaction. */
-	b = with_inserted(1, g.p + 2 * 168, 168);
-	expect_exact(&b, 168, 2, "TCR 1 of TC 05 (sales draft) without its TCR 0");
-	free(b.p);
-	b = with_inserted(4, g.p + 2 * 168, 168);
-	expect_exact(&b, 4 * 168, 3, "TCR 1 of TC 05 (sales draft) inside a TC 07 (cash disbursement) "
-	                             "transaction: further TCRs carry their TCR 0's TC");
-	free(b.p);
-	/* After a trailer. */
-	b = with_inserted(8, g.p + 2 * 168, 168);
-	expect(&b, 8 * 168, 8, "without its TCR 0");
-	free(b.p);
-
-	/* The same TCR twice, and a trailer with a TCR number. */
-	b = with_inserted(3, g.p + 2 * 168, 168);
-	expect_exact(&b, 3 * 168 + 3, 2, "TCR 1 of TC 05 after its TCR 1: TCR sequence numbers rise "
-	                                 "within a transaction");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 7, 4, "1");
-	expect(&b, 7 * 168 + 3, 6, "a trailer is one TCR 0");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 2, 4, "a");
-	expect(&b, 2 * 168 + 3, 2, "TCR sequence number (position 4) is not 0-9 or A-Z");
-	free(b.p);
-
-	/* Unknown TCs, as a new transaction and as a further TCR. */
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 4, 1, "99");
-	expect_exact(&b, 4 * 168, 4, "unknown transaction code 99");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 2, 1, "08");
-	expect_exact(&b, 2 * 168, 2, "unknown transaction code 08");
-	free(b.p);
-
-	/* Numeric fields and dates. */
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 1, 9, "4111 111");
-	expect_exact(&b, 168 + 4, 2, "TC 05 TCR 0: account number (positions 5-20) is not numeric");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 3, 74, "84O");
-	expect_exact(&b, 3 * 168 + 73, 3,
-	             "TC 07 TCR 0: destination currency code (positions 74-76) is not numeric");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 1, 58, "0230");
-	expect_exact(&b, 168 + 57, 2, "TC 05 TCR 0: purchase date (MMDD) 0230 is not a date in the year "
-	                              "up to the processing date 20240301");
-	free(b.p);
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 0, 9, "24367");
-	expect_exact(&b, 8, 1, "TC 90: processing date 24367 is not a day of its year");
-	free(b.p);
-	/* 31 December 2024 (a leap year): a purchase on 1231 is that day now. */
-	b = load("baseii-ascii.ctf");
-	put_field(&b, 0, 9, "24366");
+	memcpy(b.p + 8, "24366", 5);
 	struct clr_file_info info;
 	struct clr_error err;
 	struct got got = {0};
@@ -806,7 +706,54 @@ static void test_structure(void **state)
 	assert_string_equal(got.r[0].txn_date, "20240229");
 	free(got.r);
 	free(b.p);
+}
 
+/* The basic ASCII file with a TCR removed or inserted: where the read
+ * must fail and with what (part of the reason). */
+static const struct splice_case {
+	size_t at;                /* TCR index */
+	int insert;               /* insert this golden TCR at 'at'; -1: remove TCR 'at'; -2: insert "\n" */
+	uint64_t offset;
+	uint32_t record;
+	const char *reason;
+} splices[] = {
+	{0, -1, 0, 1, "does not start with a TC 90 file header"},
+	{3, 0, 3 * 168, 3, "a second TC 90 file header: a file has one, at its start"},
+	{8, -1, 8 * 168, 8, "the file ends without a TC 92 file trailer (after 7 TCR groups)"},
+	{9, 1, 9 * 168, 9, "168 bytes after the TC 92 file trailer"},
+	{9, -2, 9 * 168, 9, "1 byte after the TC 92 file trailer"},
+	{7, -1, 7 * 168, 7, "TC 92: the 5 transactions before it are in no batch"},
+	/* An orphan TCR 1: after the header, inside another TC's transaction,
+	 * after a trailer; the same TCR 1 twice. */
+	{1, 2, 168, 2, "TCR 1 of TC 05 (sales draft) without its TCR 0"},
+	{4, 2, 4 * 168, 3, "TCR 1 of TC 05 (sales draft) inside a TC 07 (cash disbursement) "
+	                   "transaction: further TCRs carry their TCR 0's TC"},
+	{8, 2, 8 * 168, 8, "TCR 1 of TC 05 (sales draft) without its TCR 0"},
+	{3, 2, 3 * 168 + 3, 2, "TCR 1 of TC 05 after its TCR 1: TCR sequence numbers rise within a "
+	                       "transaction"},
+};
+
+static void test_splices(void **state)
+{
+	(void)state;
+	struct buf g = load("baseii-ascii.ctf");
+	for (size_t i = 0; i < sizeof splices / sizeof splices[0]; i++) {
+		const struct splice_case *c = &splices[i];
+		size_t cut = c->at * 168, add = c->insert == -1 ? 0 : c->insert == -2 ? 1 : 168;
+		size_t drop = c->insert == -1 ? 168 : 0;
+		struct buf b = copy(g.p, g.len + add - drop);
+		memcpy(b.p + cut + add, g.p + cut + drop, g.len - cut - drop);
+		if (c->insert >= 0)
+			memcpy(b.p + cut, g.p + (size_t)c->insert * 168, 168);
+		else if (c->insert == -2)
+			b.p[cut] = '\n';
+		expect(&b, c->offset, c->record, c->reason);
+		free(b.p);
+	}
+	/* A lone TC 05, no header. */
+	struct buf b = copy(g.p + 168, 168);
+	expect(&b, 0, 1, "does not start with a TC 90 file header");
+	free(b.p);
 	free(g.p);
 }
 
@@ -816,14 +763,14 @@ static void test_framing(void **state)
 	/* A CR LF file with one LF alone. */
 	struct buf g = load("baseii-crlf.ctf");
 	struct buf b = copy(g.p, g.len - 1);
-	memmove(b.p + 3 * 170 + 168, b.p + 3 * 170 + 169, g.len - (3 * 170 + 169));
+	memcpy(b.p + 3 * 170 + 168, g.p + 3 * 170 + 169, g.len - (3 * 170 + 169));
 	expect(&b, 3 * 170 + 168, 3, "not followed by the line end the first one has");
 	free(b.p);
 
 	/* A short line in the LF file: its TCR 1 one byte short. */
 	struct buf m = load("baseii-mixed.ctf");
 	b = copy(m.p, m.len - 1);
-	memmove(b.p + 2 * 169 + 167, b.p + 2 * 169 + 168, m.len - (2 * 169 + 168));
+	memcpy(b.p + 2 * 169 + 167, m.p + 2 * 169 + 168, m.len - (2 * 169 + 168));
 	expect_exact(&b, 2 * 169, 2, "a line break after 167 bytes: the TCR is shorter than 168");
 	free(b.p);
 
@@ -856,6 +803,39 @@ static void test_framing(void **state)
 
 	free(a.p);
 	free(m.p);
+	free(g.p);
+}
+
+/* The EBCDIC golden file with each line end an EBCDIC or ASCII file may
+ * have: every record reads, at offsets counting the line ends. */
+static void test_ebcdic_line_ends(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *eol;
+		size_t len;
+	} ends[] = {{"\x25", 1}, {"\x0d\x25", 2}, {"\x15", 1}, {"\r\n", 2}, {"\n", 1}};
+	struct buf g = load("baseii-ebcdic.ctf");
+	for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++) {
+		size_t stride = 168 + ends[k].len;
+		struct buf b = copy(g.p, 9 * stride);
+		for (size_t i = 0; i < 9; i++) {
+			memcpy(b.p + i * stride, g.p + i * 168, 168);
+			memcpy(b.p + i * stride + 168, ends[k].eol, ends[k].len);
+		}
+		struct clr_file_info info;
+		struct clr_error err;
+		struct got got = {0};
+		assert_int_equal(read_all(&b, &info, &got, &err), 0);
+		assert_int_equal(got.n, NBASIC);
+		for (size_t i = 0; i < NBASIC; i++) {
+			struct clr_record want = basic_want[i];
+			want.offset *= stride;
+			assert_record(&want, &got.r[i], true);
+		}
+		free(got.r);
+		free(b.p);
+	}
 	free(g.p);
 }
 
@@ -1113,9 +1093,11 @@ int main(void)
 		cmocka_unit_test(test_corrupt_ascii),
 		cmocka_unit_test(test_corrupt_ebcdic),
 		cmocka_unit_test(test_corrupt_crlf),
-		cmocka_unit_test(test_trailer_disagrees),
-		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_edits_accepted),
+		cmocka_unit_test(test_splices),
 		cmocka_unit_test(test_framing),
+		cmocka_unit_test(test_ebcdic_line_ends),
 		cmocka_unit_test(test_callback_stops),
 		cmocka_unit_test(test_text_sanitised),
 		cmocka_unit_test(test_writer_refuses),

@@ -85,6 +85,15 @@ def luhn_complete(prefix):
     raise AssertionError(prefix)
 
 
+def start(tc, seq):
+    """A TCR with positions 1-4 filled: every TCR but the TC 90 header."""
+    t = TCR()
+    t.num(1, 2, tc, "transaction code")
+    t.num(3, 1, 0, "transaction code qualifier")
+    t.num(4, 1, seq, "transaction component sequence number")
+    return t
+
+
 def header(file_id):
     t = TCR()
     t.num(1, 2, 90, "transaction code: file header")
@@ -114,10 +123,7 @@ def draft(tc, r, full=False):
     full=False fills the fields the C writer leaves alone exactly as it does
     (blank, usage code 1 or 2, settlement flag 0, POS entry mode 00,
     reimbursement attribute 0); full=True fills them as a real file would."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, 0, "transaction component sequence number")
+    t = start(tc, 0)
     account(t, 5, r["pan"])
     t.text(24, 1, "Z" if full else "", "floor limit indicator")
     t.text(25, 1, "N" if full else "", "CRB/exception file indicator")
@@ -155,10 +161,7 @@ def draft(tc, r, full=False):
 def draft_tcr1(tc, caid, tid, full=False):
     """TCR 1 of the draft data TCs: card acceptor ID and terminal ID; the
     rest blank (as the C writer makes it) or, with full, partly filled."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, 1, "transaction component sequence number")
+    t = start(tc, 1)
     t.blank(5, 12, "business format code, token assurance, reserved")
     t.text(17, 6, "000000" if full else "", "chargeback reference number")
     t.text(23, 1, "", "documentation indicator")
@@ -174,10 +177,7 @@ def draft_tcr1(tc, caid, tid, full=False):
 
 def draft_tcr5(tc, txn_id, authorized):
     """TCR 5 of the draft data TCs (payment service data): the reader skips it."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, 5, "transaction component sequence number")
+    t = start(tc, 5)
     t.num(5, 15, txn_id, "transaction identifier")
     t.num(20, 12, authorized, "authorized amount")
     t.num(32, 3, 840, "authorization currency code")
@@ -188,10 +188,7 @@ def draft_tcr5(tc, txn_id, authorized):
 
 def fee(tc, r):
     """TCR 0 of TC 10 fee collection / TC 20 funds disbursement."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, 0, "transaction component sequence number")
+    t = start(tc, 0)
     t.num(5, 6, BIN, "destination BIN")
     t.num(11, 6, r["sbin"], "source BIN")
     t.num(17, 4, r["reason"], "reason code")
@@ -213,10 +210,7 @@ def fee(tc, r):
 
 def other(tc, seq, text):
     """A TCR of a non-financial TC (46, 33): counted, not read."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, seq, "transaction component sequence number")
+    t = start(tc, seq)
     t.text(5, 164, text, "data")
     return t.done()
 
@@ -225,10 +219,7 @@ def trailer(tc, dst, money, batch, tcrs, txns, src):
     """TC 91 batch trailer / TC 92 file trailer. Counts include the trailer
     itself, and in TC 92 the header; batch is the batch's number in TC 91
     and the number of batches in TC 92 (docs/clearing-baseii.md)."""
-    t = TCR()
-    t.num(1, 2, tc, "transaction code")
-    t.num(3, 1, 0, "transaction code qualifier")
-    t.num(4, 1, 0, "transaction component sequence number")
+    t = start(tc, 0)
     t.num(5, 6, BIN, "BIN")
     t.num(11, 5, YYDDD, "processing date (YYDDD)")
     t.num(16, 15, dst, "destination amount")
@@ -340,7 +331,7 @@ def main():
     m = mixed()
     assert all(len(r) == LEN for r in m)
     write("baseii-mixed.ctf", "".join(r + "\n" for r in m).encode("ascii"))
-    print("PAN19", PAN19, "PAN17", PAN17)
+    print("wrote baseii-ascii.ctf baseii-ebcdic.ctf baseii-crlf.ctf baseii-mixed.ctf")
 
 
 if __name__ == "__main__":
