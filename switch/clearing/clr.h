@@ -60,7 +60,7 @@ struct clr_file_info {
 	enum clr_scheme scheme;
 	bool ebcdic;              /* text was EBCDIC (IPM always; BASE II either) */
 	bool blocked;             /* IPM: 1014-byte blocking detected */
-	char file_id[32];         /* IPM PDS 0105 (25 chars); BASE II: "TC90:" processing date + sequence */
+	char file_id[32];         /* IPM PDS 0105 (25 chars); BASE II "BIN-YYDDD-ID" from TC 90 */
 	char business_day[9];     /* YYYYMMDD: IPM from PDS 0105's date, BASE II TC 90 processing date */
 	uint32_t records;         /* financial records passed to the callback */
 	uint32_t messages;        /* all messages / TCR groups including header and trailer */

@@ -16,34 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-/* clr.c links the BASE II reader and writer, written on another branch;
- * until it is merged these weak stand-ins let this test link. The real ones
- * win (the archive member is not even pulled in for an IPM-only test). */
-#define BASEII_STUB(ret, name, ...) \
-	__attribute__((weak)) ret name(__VA_ARGS__); \
-	__attribute__((weak)) ret name(__VA_ARGS__)
-BASEII_STUB(int, clr_baseii_read, const uint8_t *buf, size_t len, struct clr_file_info *info, clr_record_fn fn,
-            void *arg, struct clr_error *err)
-{
-	(void)buf, (void)len, (void)info, (void)fn, (void)arg;
-	return clr_fail(err, 0, 0, "BASE II reader not linked");
-}
-BASEII_STUB(int, clr_baseii_w_header, struct clr_writer *w)
-{
-	(void)w;
-	return -1;
-}
-BASEII_STUB(int, clr_baseii_w_record, struct clr_writer *w, const struct clr_record *r)
-{
-	(void)w, (void)r;
-	return -1;
-}
-BASEII_STUB(int, clr_baseii_w_trailer, struct clr_writer *w)
-{
-	(void)w;
-	return -1;
-}
-
 /* ------------------------------------------------------------- helpers */
 
 struct buf {

@@ -12,23 +12,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* clr.c dispatches to the Mastercard IPM half (clr_ipm.c, written in
- * parallel); until it lands these weak stand-ins let the target link, and
- * a linked clr_ipm.o overrides them. The target never reaches them. */
-__attribute__((weak)) int clr_ipm_read(const uint8_t *buf, size_t len, struct clr_file_info *info,
-                                       clr_record_fn fn, void *arg, struct clr_error *err)
-{
-	(void)buf, (void)len, (void)info, (void)fn, (void)arg;
-	return clr_fail(err, 0, 0, "IPM not linked");
-}
-__attribute__((weak)) int clr_ipm_w_header(struct clr_writer *w) { (void)w; return -1; }
-__attribute__((weak)) int clr_ipm_w_record(struct clr_writer *w, const struct clr_record *r)
-{
-	(void)w, (void)r;
-	return -1;
-}
-__attribute__((weak)) int clr_ipm_w_trailer(struct clr_writer *w) { (void)w; return -1; }
-
 #define MAXREC 64
 
 struct recs {

@@ -11,23 +11,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* clr.c links the BASE II half, written on another branch: weak stand-ins
- * until it is merged (the real ones win). */
-#define WEAK __attribute__((weak))
-WEAK int clr_baseii_read(const uint8_t *, size_t, struct clr_file_info *, clr_record_fn, void *, struct clr_error *);
-WEAK int clr_baseii_w_header(struct clr_writer *);
-WEAK int clr_baseii_w_record(struct clr_writer *, const struct clr_record *);
-WEAK int clr_baseii_w_trailer(struct clr_writer *);
-WEAK int clr_baseii_read(const uint8_t *b, size_t n, struct clr_file_info *i, clr_record_fn f, void *a,
-                         struct clr_error *e)
-{
-	(void)b, (void)n, (void)i, (void)f, (void)a;
-	return clr_fail(e, 0, 0, "no BASE II reader");
-}
-WEAK int clr_baseii_w_header(struct clr_writer *w) { (void)w; return -1; }
-WEAK int clr_baseii_w_record(struct clr_writer *w, const struct clr_record *r) { (void)w, (void)r; return -1; }
-WEAK int clr_baseii_w_trailer(struct clr_writer *w) { (void)w; return -1; }
-
 #define MAX_RECS 512
 
 struct recs {
