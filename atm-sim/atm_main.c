@@ -105,22 +105,14 @@ static int run_interactive(const struct options *o, tl_term *t)
 {
 	char why[512];
 	struct cf_set cards;
-	struct au_opts ao = {.in = stdin, .out = stdout, .cards = &cards,
-	                     .terminal_id = o->cli.tl.terminal_id, .location = o->cli.tl.location,
-	                     .bank = o->cli.bank, .reversal_repeats = 3, .trace = o->cli.verbose > 0};
+	struct au_opts ao = {.reversal_repeats = 3};
 	if (cas_parse(o->cassettes ? o->cassettes : CAS_DEFAULT, &ao.cassettes, why, sizeof why) != 0)
 		return tlcli_bad_usage(&o->cli, "--cassettes: %s", why);
 	ao.cassettes.jam_after = o->jam;
-	if (cf_load(o->cli.cards, &cards, why, sizeof why) != 0) {
-		fprintf(stderr, "atm-sim: %s\n", why);
+	if (tu_open(&ao.ui, &cards, &o->cli) != 0)
 		return 2;
-	}
-	bool bad;
-	ao.receipts = tlcli_receipts(&o->cli, &bad);
-	int rc = bad ? 2 : au_run(t, &ao);
-	if (ao.receipts)
-		fclose(ao.receipts);
-	cf_free(&cards);
+	int rc = au_run(t, &ao);
+	tu_close(&ao.ui, &cards);
 	return rc;
 }
 

@@ -25,23 +25,14 @@
 #ifndef ATM_UI_H
 #define ATM_UI_H
 
-#include <stdbool.h>
-#include <stdio.h>
-
-#include "cardfile.h"
 #include "cassette.h"
 #include "termlink.h"
+#include "termui.h"
 
 struct au_opts {
-	FILE *in, *out;              /* keyboard and screen */
-	FILE *receipts;              /* NULL: receipts on the screen only */
-	const struct cf_set *cards;
-	const char *terminal_id;     /* for the receipts */
-	const char *location;        /* NULL: none */
-	const char *bank;            /* receipts' first line; NULL: "OUR BANK" */
+	struct tu_opts ui;           /* keyboard, screen, receipts, cards, trace */
 	struct cas_set cassettes;
 	unsigned reversal_repeats;   /* 0421 tries after an unanswered 0420 */
-	bool trace;                  /* state changes and result lines on stderr */
 };
 
 /* Runs the ATM until the operator shuts it down ('q' on the welcome

@@ -145,6 +145,25 @@ bool scr_secret(struct scr *s, const char *prompt, char *buf, size_t cap)
 	return ok;
 }
 
+static bool all_digits(const char *s, size_t min, size_t max)
+{
+	size_t n = strspn(s, "0123456789");
+	return s[n] == '\0' && n >= min && n <= max;
+}
+
+bool scr_secret_digits(struct scr *s, const char *prompt, size_t min, size_t max, char *buf,
+                       size_t cap)
+{
+	for (;;) {
+		if (!scr_secret(s, prompt, buf, cap))
+			return false;
+		if (buf[0] == '\0' || all_digits(buf, min, max))
+			return true;
+		pc_wipe(buf, cap);
+		fprintf(s->out, "Please type %zu to %zu digits (Enter: cancel).\n", min, max);
+	}
+}
+
 bool scr_choose(struct scr *s, const char *prompt, int min, int max, int *out)
 {
 	char buf[32];

@@ -40,6 +40,11 @@ bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap);
 /* The same without echo (see above). False at the end of input. */
 bool scr_secret(struct scr *s, const char *prompt, char *buf, size_t cap);
 
+/* Asks until the secret is min..max digits, or empty (cancel). False at
+ * the end of input. */
+bool scr_secret_digits(struct scr *s, const char *prompt, size_t min, size_t max, char *buf,
+                       size_t cap);
+
 /* Asks until the answer is a number in [min, max]; *out gets it. False at
  * the end of input. */
 bool scr_choose(struct scr *s, const char *prompt, int min, int max, int *out);

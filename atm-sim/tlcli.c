@@ -117,19 +117,6 @@ int tlcli_finish(const struct tlcli *c, int argc, char **argv, int optind_)
 	return 0;
 }
 
-FILE *tlcli_receipts(const struct tlcli *c, bool *bad)
-{
-	*bad = false;
-	if (c->receipts == NULL)
-		return NULL;
-	FILE *f = fopen(c->receipts, "a");
-	if (f == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, c->receipts, strerror(errno));
-		*bad = true;
-	}
-	return f;
-}
-
 void tlcli_usage(FILE *f, const struct tlcli *c)
 {
 	fprintf(f,

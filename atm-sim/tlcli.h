@@ -65,9 +65,4 @@ tl_term *tlcli_terminal(struct tlcli *c);
  * cf_free()s the cards). Returns 0, or 2 (printed). */
 int tlcli_load(const struct tlcli *c, struct cf_set *cards, char **text);
 
-/* The interactive mode's receipts file (--receipts), opened for appending;
- * NULL without the option. *bad is set when it cannot be opened (printed;
- * exit status 2). */
-FILE *tlcli_receipts(const struct tlcli *c, bool *bad);
-
 #endif
