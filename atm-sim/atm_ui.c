@@ -327,7 +327,7 @@ static void cardless(struct sess *s)
 	char ref[24], code[16];
 	scr_screen(&s->scr, "CARDLESS WITHDRAWAL  ដកប្រាក់ដោយគ្មានកាត");
 	for (;;) {
-		if (!scr_line(&s->scr, "Cash-account number (Enter: cancel): ", ref, sizeof ref)) {
+		if (!scr_line_private(&s->scr, "Cash-account number (Enter: cancel): ", ref, sizeof ref)) {
 			set_state(s, AU_CLOSED);
 			return;
 		}

@@ -66,6 +66,23 @@ bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap)
 	return true;
 }
 
+bool scr_line_private(struct scr *s, const char *prompt, char *buf, size_t cap)
+{
+	fputs(prompt, s->out);
+	fflush(s->out);
+	if (!read_line(s->in, buf, cap)) {
+		fputc('\n', s->out);
+		return false;
+	}
+	if (!s->tty_in) {
+		size_t n = strlen(buf);
+		for (size_t i = 0; i + 4 < n; i++)
+			fputc('*', s->out);
+		fprintf(s->out, "%s\n", buf + (n > 4 ? n - 4 : 0));
+	}
+	return true;
+}
+
 /* The terminal's settings while a secret is typed, for the signal handler. */
 static struct termios saved;
 static int saved_fd = -1;
@@ -223,15 +240,4 @@ bool scr_amount(struct scr *s, const char *prompt, uint64_t *minor)
 			return true;
 		fprintf(s->out, "Please type an amount such as 20 or 20.50 (Enter: cancel).\n");
 	}
-}
-
-bool scr_pause(struct scr *s, const char *msg)
-{
-	fprintf(s->out, "%s\n", msg);
-	if (!s->tty_in) {
-		fflush(s->out);
-		return true;
-	}
-	char buf[8];
-	return scr_line(s, "[Enter] ", buf, sizeof buf);
 }

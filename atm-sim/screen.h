@@ -37,6 +37,11 @@ void scr_screen(struct scr *s, const char *title);
  * removed. False at the end of input. */
 bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap);
 
+/* An account number or the like: typed as scr_line on a terminal (the
+ * person sees it), but written back to a transcript as '*'s and its last
+ * 4 characters. False at the end of input. */
+bool scr_line_private(struct scr *s, const char *prompt, char *buf, size_t cap);
+
 /* The same without echo (see above). False at the end of input. */
 bool scr_secret(struct scr *s, const char *prompt, char *buf, size_t cap);
 
@@ -56,9 +61,5 @@ bool scr_parse_amount(const char *text, uint64_t *minor);
 
 /* Asks until the answer is an amount (or empty: *minor = 0, "cancel"). */
 bool scr_amount(struct scr *s, const char *prompt, uint64_t *minor);
-
-/* A message and "press Enter": on a terminal waits for the key; in a
- * transcript only prints. False at the end of input. */
-bool scr_pause(struct scr *s, const char *msg);
 
 #endif

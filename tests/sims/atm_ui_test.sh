@@ -151,6 +151,6 @@ has "$r" "APPROVED  បានអនុម័ត"
 
 # --- nothing secret on the screen or in the receipts -------------------------
 no_secrets "$out".* "$TMP/receipts" "$TMP"/err.*
-! grep -qw "$code" "$out".* "$TMP/receipts" || fail "the voucher's code on the output"
+! grep -qE "$code|$ref" "$out".* "$TMP/receipts" || fail "the voucher's code or reference on the output"
 ! grep -q "$code" "$SW_LOG" || fail "the code in switchd's log"
 echo ok
