@@ -53,14 +53,21 @@ static bool read_line(FILE *in, char *buf, size_t cap)
 	return true;
 }
 
-bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap)
+/* The prompt, then one line; a newline ends the prompt at the end of input. */
+static bool prompt_line(struct scr *s, const char *prompt, char *buf, size_t cap)
 {
 	fputs(prompt, s->out);
 	fflush(s->out);
-	if (!read_line(s->in, buf, cap)) {
-		fputc('\n', s->out);
+	if (read_line(s->in, buf, cap))
+		return true;
+	fputc('\n', s->out);
+	return false;
+}
+
+bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap)
+{
+	if (!prompt_line(s, prompt, buf, cap))
 		return false;
-	}
 	if (!s->tty_in)
 		fprintf(s->out, "%s\n", buf);
 	return true;
@@ -68,12 +75,8 @@ bool scr_line(struct scr *s, const char *prompt, char *buf, size_t cap)
 
 bool scr_line_private(struct scr *s, const char *prompt, char *buf, size_t cap)
 {
-	fputs(prompt, s->out);
-	fflush(s->out);
-	if (!read_line(s->in, buf, cap)) {
-		fputc('\n', s->out);
+	if (!prompt_line(s, prompt, buf, cap))
 		return false;
-	}
 	if (!s->tty_in) {
 		size_t n = strlen(buf);
 		for (size_t i = 0; i + 4 < n; i++)
