@@ -109,6 +109,12 @@ static void judge(tl_term *t, int rc, const struct tl_answer *a, struct result *
 	r->ans = *a;
 }
 
+bool ar_unsure(int rc, const struct tl_answer *a)
+{
+	return rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a->rc, "00") == 0 &&
+	                                (a->mac == TL_MAC_BAD || a->mac == TL_MAC_MISSING));
+}
+
 /* A real ATM that cannot trust the outcome of a withdrawal (no answer, or
  * an approval whose MAC fails) dispenses nothing and reverses it. */
 static void reverse_unsure(tl_term *t, const struct ar_opts *o, struct result *r)
@@ -145,10 +151,7 @@ static void do_card_step(tl_term *t, const struct as_step *st, const struct ar_o
 	struct tl_answer a;
 	int rc = tl_financial(t, &f, &a);
 	judge(t, rc, &a, r);
-	if (st->op != AS_WITHDRAW)
-		return;
-	if (rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a.rc, "00") == 0 &&
-	                             (a.mac == TL_MAC_BAD || a.mac == TL_MAC_MISSING)))
+	if (st->op == AS_WITHDRAW && ar_unsure(rc, &a))
 		reverse_unsure(t, o, r);
 }
 
@@ -172,8 +175,7 @@ static void do_service_step(tl_term *t, const struct as_step *st, const struct a
 	add(r, " ref=%s amount=%s%s", st->reference, tlf_currency_alpha(st->currency), amt);
 	rc = tl_cardless(t, st->reference, st->code, st->amount, st->currency, &a);
 	judge(t, rc, &a, r);
-	if (rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a.rc, "00") == 0 &&
-	                             (a.mac == TL_MAC_BAD || a.mac == TL_MAC_MISSING)))
+	if (ar_unsure(rc, &a))
 		reverse_unsure(t, o, r);
 }
 

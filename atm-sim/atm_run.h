@@ -14,6 +14,7 @@
 #ifndef ATM_RUN_H
 #define ATM_RUN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "atm_script.h"
@@ -26,5 +27,11 @@ struct ar_opts {
 };
 
 int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o);
+
+/* Whether an ATM must treat a cash withdrawal (card or cardless) as not
+ * done and reverse it: no answer in time (rc TL_ERR_TIMEOUT), or an
+ * approval whose MAC is missing or wrong. The interactive mode follows
+ * the same rule (atm_ui.h). */
+bool ar_unsure(int rc, const struct tl_answer *a);
 
 #endif

@@ -9,7 +9,7 @@
 
 enum {
 	O_HOST = 256, O_PORT, O_PROFILE, O_FRAMING, O_TERMINAL, O_ACQ, O_TMK, O_CARDS,
-	O_TIMEOUT, O_TLS, O_TLSCA, O_LOCATION, O_STAN, O_SCRIPT,
+	O_TIMEOUT, O_TLS, O_TLSCA, O_LOCATION, O_STAN, O_SCRIPT, O_INTERACTIVE, O_RECEIPTS, O_BANK,
 };
 
 static const struct option shared[] = {
@@ -18,11 +18,12 @@ static const struct option shared[] = {
 	{"acquirer", 1, 0, O_ACQ}, {"tmk-file", 1, 0, O_TMK}, {"cards", 1, 0, O_CARDS},
 	{"timeout", 1, 0, O_TIMEOUT}, {"tls", 0, 0, O_TLS}, {"tls-ca", 1, 0, O_TLSCA},
 	{"location", 1, 0, O_LOCATION}, {"stan", 1, 0, O_STAN}, {"script", 1, 0, O_SCRIPT},
+	{"interactive", 0, 0, O_INTERACTIVE}, {"receipts", 1, 0, O_RECEIPTS}, {"bank", 1, 0, O_BANK},
 };
 
 #define NSHARED (sizeof shared / sizeof shared[0])
 
-_Static_assert(O_SCRIPT < TLCLI_OPT_END, "shared option ids overlap the programs' own");
+_Static_assert(O_BANK < TLCLI_OPT_END, "shared option ids overlap the programs' own");
 
 size_t tlcli_longopts(struct option *out, size_t cap)
 {
@@ -94,6 +95,9 @@ int tlcli_option(struct tlcli *c, int id, const char *arg)
 			return tlcli_bad_usage(c, "--stan %s: want 1..999999", arg);
 		break;
 	case O_SCRIPT: c->script = arg; break;
+	case O_INTERACTIVE: c->interactive = true; break;
+	case O_RECEIPTS: c->receipts = arg; break;
+	case O_BANK: c->bank = arg; break;
 	case 'v': c->verbose++; break;
 	default: return 0;
 	}
@@ -106,6 +110,10 @@ int tlcli_finish(const struct tlcli *c, int argc, char **argv, int optind_)
 		return tlcli_bad_usage(c, "unexpected argument %s", argv[optind_]);
 	if (c->tl.tls_ca && !c->tl.tls)
 		return tlcli_bad_usage(c, "%s needs --tls", "--tls-ca");
+	if (c->script && c->interactive)
+		return tlcli_bad_usage(c, "--script and --interactive exclude each other");
+	if (c->script && (c->receipts || c->bank))
+		return tlcli_bad_usage(c, "--receipts and --bank go with the interactive mode");
 	return 0;
 }
 
@@ -124,7 +132,11 @@ void tlcli_usage(FILE *f, const struct tlcli *c)
 	        "  --tls [--tls-ca F]  TLS, server certificate checked against F\n"
 	        "  --location TEXT     DE 43 (up to 40 characters; not sent by default)\n"
 	        "  --stan N            first STAN (default: from the clock)\n"
-	        "  -v                  trace every message (masked) on stderr\n",
+	        "  -v                  trace every message (masked) on stderr\n"
+	        "  --script FILE       scripted mode: run the steps of FILE\n"
+	        "  --interactive       the text screens (the default without --script)\n"
+	        "  --receipts FILE     interactive: append every receipt to FILE\n"
+	        "  --bank TEXT         interactive: the receipts' first line (OUR BANK)\n",
 	        c->tl.terminal_id, c->cards);
 }
 

@@ -24,6 +24,10 @@ struct tlcli {
 	const char *script, *tmk_file, *cards;
 	unsigned stan;         /* 0: from the clock */
 	int verbose;
+	/* The interactive mode (--interactive, or no --script): */
+	bool interactive;
+	const char *receipts;  /* --receipts FILE: every receipt appended; NULL: none */
+	const char *bank;      /* --bank TEXT: the receipts' first line; NULL: "OUR BANK" */
 };
 
 /* getopt_long ids of the shared options are below this; a program numbers
@@ -38,8 +42,9 @@ size_t tlcli_longopts(struct option *out, size_t cap);
  * Returns 1 taken, 0 not a shared option, 2 bad value (printed). */
 int tlcli_option(struct tlcli *c, int id, const char *arg);
 
-/* After getopt_long: nothing may be left over, --tls-ca needs --tls.
- * Returns 0, or 2 (printed). */
+/* After getopt_long: nothing may be left over, --tls-ca needs --tls,
+ * --script and --interactive exclude each other, --receipts goes with the
+ * interactive mode. Returns 0, or 2 (printed). */
 int tlcli_finish(const struct tlcli *c, int argc, char **argv, int optind_);
 
 /* The lines of --help for the shared options (defaults from c). */

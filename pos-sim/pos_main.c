@@ -4,6 +4,8 @@
  * Scripted mode (--script FILE) runs a list of steps and exits 0 when every
  * expectation held, 1 when one failed, 2 for a bad command line, script,
  * card file, TMK or BDK file, 3 when the first connection cannot be made.
+ * The interactive mode (no --script, or --interactive; pos_ui.h) exits 0
+ * when the cashier quits, 1 out of service, 2 and 3 as above.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "pos_run.h"
 #include "pos_script.h"
 #include "pos_txn.h"
+#include "pos_ui.h"
 #include "termlink.h"
 #include "tlcli.h"
 
@@ -25,11 +28,13 @@ struct options {
 	enum pp_alg dukpt;     /* 0: PINs under the TPK */
 	const char *bdk_file;
 	const char *ksn;       /* NULL: the X9.24 test KSN of the algorithm */
+	char currency[4];      /* interactive: the terminal's currency */
+	uint64_t cvm_limit;    /* interactive: contactless PIN limit; 0: 50.00 USD / 200,000.00 KHR */
 };
 
 static void usage(FILE *f, const struct tlcli *c)
 {
-	fprintf(f, "usage: pos-sim --script FILE [options]\n");
+	fprintf(f, "usage: pos-sim [--script FILE | --interactive] [options]\n");
 	tlcli_usage(f, c);
 	fprintf(f,
 	        "  --merchant ID       DE 42 (MER000000000001)\n"
@@ -38,20 +43,25 @@ static void usage(FILE *f, const struct tlcli *c)
 	        "  --bdk-file FILE     with --dukpt: 'TID tdes|aes HEX' lines (the PIN pad's\n"
 	        "                      initial key is derived from the terminal's BDK)\n"
 	        "  --ksn HEX           with --dukpt: the initial KSN, counter 0 (20 hex tdes,\n"
-	        "                      24 hex aes; default the X9.24 test KSN)\n");
+	        "                      24 hex aes; default the X9.24 test KSN)\n"
+	        "  --currency USD|KHR  interactive: the terminal's currency (USD)\n"
+	        "  --cvm-limit AMOUNT  interactive: contactless above this asks for the PIN\n"
+	        "                      (50.00 USD, 200000.00 KHR)\n");
 }
 
 /* Returns 0, or the exit status for a bad command line. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_MERCHANT = TLCLI_OPT_END, O_MCC, O_DUKPT, O_BDK, O_KSN };
-	struct option lo[TLCLI_OPT_END - 256 + 8];
-	size_t n = tlcli_longopts(lo, sizeof lo / sizeof lo[0] - 7);
+	enum { O_MERCHANT = TLCLI_OPT_END, O_MCC, O_DUKPT, O_BDK, O_KSN, O_CURRENCY, O_CVM };
+	struct option lo[TLCLI_OPT_END - 256 + 10];
+	size_t n = tlcli_longopts(lo, sizeof lo / sizeof lo[0] - 9);
 	lo[n++] = (struct option){"merchant", 1, 0, O_MERCHANT};
 	lo[n++] = (struct option){"mcc", 1, 0, O_MCC};
 	lo[n++] = (struct option){"dukpt", 1, 0, O_DUKPT};
 	lo[n++] = (struct option){"bdk-file", 1, 0, O_BDK};
 	lo[n++] = (struct option){"ksn", 1, 0, O_KSN};
+	lo[n++] = (struct option){"currency", 1, 0, O_CURRENCY};
+	lo[n++] = (struct option){"cvm-limit", 1, 0, O_CVM};
 	lo[n++] = (struct option){"help", 0, 0, 'h'};
 	lo[n] = (struct option){0, 0, 0, 0};
 	struct tlcli *c = &o->cli;
@@ -73,6 +83,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_BDK: o->bdk_file = optarg; break;
 		case O_KSN: o->ksn = optarg; break;
+		case O_CURRENCY:
+			if (tlf_currency_code(optarg, o->currency) != 0)
+				return tlcli_bad_usage(c, "--currency %s: want USD or KHR", optarg);
+			break;
+		case O_CVM:
+			if (tlf_amount_parse(optarg, &o->cvm_limit) != 0)
+				return tlcli_bad_usage(c, "--cvm-limit %s: want an amount such as 50.00", optarg);
+			break;
 		case 'h': usage(stdout, c); exit(0);
 		default: return tlcli_bad_usage(c, "bad option %s", argv[optind - 1]);
 		}
@@ -81,6 +99,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return tlcli_bad_usage(c, "--bdk-file and --ksn go with --dukpt");
 	if (o->dukpt && o->bdk_file == NULL)
 		return tlcli_bad_usage(c, "--dukpt needs --bdk-file");
+	if (c->script && (o->currency[0] || o->cvm_limit))
+		return tlcli_bad_usage(c, "--currency and --cvm-limit go with the interactive mode");
 	return tlcli_finish(c, argc, argv, optind);
 }
 
@@ -139,6 +159,28 @@ static int run_script(const struct options *o, tl_term *t, pp_pad *pad)
 	return rc;
 }
 
+static int run_interactive(const struct options *o, tl_term *t, pp_pad *pad)
+{
+	struct cf_set cards;
+	struct pu_opts po = {.merchant_id = o->cli.tl.merchant_id, .currency = "840",
+	                     .cvm_limit = o->cvm_limit};
+	if (o->currency[0])
+		memcpy(po.currency, o->currency, 4);
+	if (po.cvm_limit == 0)
+		po.cvm_limit = strcmp(po.currency, "116") == 0 ? 20000000 : 5000;
+	if (tu_open(&po.ui, &cards, &o->cli) != 0)
+		return 2;
+	pt_term *p = pt_new(t, pad);
+	int rc = 2;
+	if (p == NULL)
+		fprintf(stderr, "pos-sim: out of memory\n");
+	else
+		rc = pu_run(t, p, &po);
+	pt_free(p);
+	tu_close(&po.ui, &cards);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -159,12 +201,8 @@ int main(int argc, char **argv)
 		return 2;
 	pp_pad *pad;
 	rc = pinpad(&o, &pad);
-	if (rc == 0 && o.cli.script) {
-		rc = run_script(&o, t, pad);
-	} else if (rc == 0) {
-		fprintf(stderr, "pos-sim: there is only the scripted mode; use --script FILE\n");
-		rc = 2;
-	}
+	if (rc == 0)
+		rc = o.cli.script ? run_script(&o, t, pad) : run_interactive(&o, t, pad);
 	pp_free(pad);
 	tl_free(t);
 	return rc;
