@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "switchctl_cardless.h"
+#include "switchctl_clearing.h"
 #include "switchctl_common.h"
 #include "switchctl_db.h"
 #include "switchctl_pin.h"
@@ -28,6 +29,7 @@ static const char usage_main[] =
     "  cardless send|list|expire   cardless-cash vouchers (code checked by hsm-sim)\n"
     "  stop-payment add|list|remove CARD  a customer's stop on a merchant's recurring charges\n"
     "  holds expire [--now TIMESTAMP]  release holds nobody presented in time\n"
+    "  clearing import|exceptions|report|make-test-file  scheme clearing files (IPM, BASE II)\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
     "ACCOUNT is an account id or number. The connection comes from --db or PG* variables.\n";
 
@@ -418,6 +420,8 @@ int main(int argc, char **argv)
         return sccl_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "stop-payment") == 0)
         return scstop_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "clearing") == 0)
+        return scclr_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "holds") == 0)
         return cmd_holds(sub_argc, sub_argv);
     if (strcmp(cmd, "help") == 0)

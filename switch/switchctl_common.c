@@ -72,17 +72,15 @@ const char *sc_pan_key(const char *var, const char *fallback, bool warn)
     return fallback;
 }
 
-/* HMAC-SHA-256 of the PAN with the operator's key, as hex for the query. */
-static bool pan_hash_hex(const char *pan, char out[65])
+bool sc_pan_hmac_key(unsigned char key[64], size_t *klen)
 {
     const char *khex = sc_pan_key("SWITCH_PAN_HMAC_KEY", sc_demo_hmac_key, false);
-    unsigned char key[64], md[32];
-    size_t klen = strlen(khex) / 2;
-    if (klen == 0 || klen > sizeof key || strlen(khex) % 2) {
+    *klen = strlen(khex) / 2;
+    if (*klen == 0 || *klen > 64 || strlen(khex) % 2) {
         fprintf(stderr, "switchctl: SWITCH_PAN_HMAC_KEY must be 2-128 hex digits\n");
         return false;
     }
-    for (size_t i = 0; i < klen; i++) {
+    for (size_t i = 0; i < *klen; i++) {
         unsigned int b;
         if (sscanf(khex + 2 * i, "%2x", &b) != 1) {
             fprintf(stderr, "switchctl: SWITCH_PAN_HMAC_KEY is not hex\n");
@@ -90,6 +88,16 @@ static bool pan_hash_hex(const char *pan, char out[65])
         }
         key[i] = (unsigned char)b;
     }
+    return true;
+}
+
+/* HMAC-SHA-256 of the PAN with the operator's key, as hex for the query. */
+static bool pan_hash_hex(const char *pan, char out[65])
+{
+    unsigned char key[64], md[32];
+    size_t klen;
+    if (!sc_pan_hmac_key(key, &klen))
+        return false;
     unsigned int mdlen = 0;
     if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)pan, strlen(pan), md, &mdlen))
         return false;

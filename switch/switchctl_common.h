@@ -31,6 +31,9 @@ const char *sc_cur_code(const char *alpha);
 /* The operator's key in environment variable var, or the public demo key
  * fallback (with a warning on stderr when warn). */
 const char *sc_pan_key(const char *var, const char *fallback, bool warn);
+/* The PAN hash key (SWITCH_PAN_HMAC_KEY, or the demo key) decoded from hex
+ * into key[0..*klen). False after a one-line error. */
+bool sc_pan_hmac_key(unsigned char key[64], size_t *klen) __attribute__((warn_unused_result));
 /* The public demo keys `load demo` falls back to. */
 extern const char sc_demo_hmac_key[], sc_demo_enc_key[];
 
