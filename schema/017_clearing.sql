@@ -24,19 +24,31 @@ DROP FUNCTION journal_line_apply();
 CREATE FUNCTION journal_lines_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r record;
+  bad record;
+  n integer;
 BEGIN
-  FOR r IN SELECT n.account_id, n.currency, sum(n.amount) AS delta, a.id AS found
-             FROM new_lines n LEFT JOIN accounts a ON a.id = n.account_id AND a.currency = n.currency
-            GROUP BY n.account_id, n.currency, a.id, a.kind
-            ORDER BY a.kind = 'internal', n.account_id LOOP
-    IF r.found IS NULL THEN
-      RAISE EXCEPTION 'journal line currency % does not match account %', r.currency, r.account_id
-        USING ERRCODE = 'check_violation';
-    END IF;
-    IF r.delta <> 0 THEN
+  SELECT n.account_id, n.currency INTO bad FROM new_lines n
+   WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = n.account_id AND a.currency = n.currency) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'journal line currency % does not match account %', bad.currency, bad.account_id
+      USING ERRCODE = 'check_violation';
+  END IF;
+  SELECT count(DISTINCT account_id) INTO n FROM new_lines;
+  IF n <= 16 THEN
+    FOR r IN SELECT n.account_id, sum(n.amount) AS delta FROM new_lines n JOIN accounts a ON a.id = n.account_id
+              GROUP BY n.account_id, a.kind HAVING sum(n.amount) <> 0
+              ORDER BY a.kind = 'internal', n.account_id LOOP
       UPDATE accounts SET ledger_balance = ledger_balance + r.delta WHERE id = r.account_id;
-    END IF;
-  END LOOP;
+    END LOOP;
+  ELSE
+    -- Many accounts (a clearing file): lock them in the same order, then
+    -- one update.
+    PERFORM 1 FROM accounts a WHERE a.id IN (SELECT account_id FROM new_lines)
+      ORDER BY a.kind = 'internal', a.id FOR NO KEY UPDATE;
+    UPDATE accounts a SET ledger_balance = a.ledger_balance + d.delta
+      FROM (SELECT account_id, sum(amount) AS delta FROM new_lines GROUP BY account_id) d
+     WHERE a.id = d.account_id AND d.delta <> 0;
+  END IF;
   RETURN NULL;
 END $$;
 CREATE TRIGGER journal_lines_apply AFTER INSERT ON journal_lines
@@ -45,42 +57,59 @@ CREATE TRIGGER journal_lines_apply AFTER INSERT ON journal_lines
 DROP TRIGGER holds_apply ON holds;
 DROP FUNCTION hold_apply();
 -- A hold's active amount counts in held_amount. Each event sees only its own
--- transition tables, hence one trigger function per event.
+-- transition tables, hence one trigger function per event; each sums the
+-- change per account and holds_apply_deltas applies them in account order,
+-- row by row when few, in one update when many.
+CREATE FUNCTION holds_apply_deltas(p_accounts bigint[], p_deltas bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(cardinality(p_accounts), 0) <= 16 THEN
+    FOR i IN 1 .. coalesce(cardinality(p_accounts), 0) LOOP
+      UPDATE accounts SET held_amount = held_amount + p_deltas[i] WHERE id = p_accounts[i];
+    END LOOP;
+  ELSE
+    PERFORM 1 FROM accounts WHERE id = ANY (p_accounts) ORDER BY id FOR NO KEY UPDATE;
+    UPDATE accounts a SET held_amount = a.held_amount + d.delta
+      FROM unnest(p_accounts, p_deltas) AS d(account_id, delta) WHERE a.id = d.account_id;
+  END IF;
+END $$;
 CREATE FUNCTION holds_apply_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  r record;
+  acc bigint[];
+  del bigint[];
 BEGIN
-  FOR r IN SELECT account_id, sum(amount) AS delta FROM new_holds WHERE status = 'active'
-            GROUP BY account_id ORDER BY account_id LOOP
-    UPDATE accounts SET held_amount = held_amount + r.delta WHERE id = r.account_id;
-  END LOOP;
+  SELECT array_agg(account_id ORDER BY account_id), array_agg(delta ORDER BY account_id) INTO acc, del
+    FROM (SELECT account_id, sum(amount)::bigint AS delta FROM new_holds WHERE status = 'active'
+           GROUP BY account_id HAVING sum(amount) <> 0) d;
+  PERFORM holds_apply_deltas(acc, del);
   RETURN NULL;
 END $$;
 CREATE FUNCTION holds_apply_update() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  r record;
+  acc bigint[];
+  del bigint[];
 BEGIN
   PERFORM 1 FROM old_holds o JOIN new_holds n ON n.id = o.id WHERE n.account_id <> o.account_id;
   IF FOUND THEN
     RAISE EXCEPTION 'a hold cannot move between accounts' USING ERRCODE = 'check_violation';
   END IF;
-  FOR r IN SELECT account_id, sum(delta) AS delta FROM (
-             SELECT account_id, amount AS delta FROM new_holds WHERE status = 'active'
-             UNION ALL
-             SELECT account_id, -amount FROM old_holds WHERE status = 'active') d
-            GROUP BY account_id HAVING sum(delta) <> 0 ORDER BY account_id LOOP
-    UPDATE accounts SET held_amount = held_amount + r.delta WHERE id = r.account_id;
-  END LOOP;
+  SELECT array_agg(account_id ORDER BY account_id), array_agg(delta ORDER BY account_id) INTO acc, del
+    FROM (SELECT account_id, sum(delta)::bigint AS delta FROM (
+            SELECT account_id, amount AS delta FROM new_holds WHERE status = 'active'
+            UNION ALL
+            SELECT account_id, -amount FROM old_holds WHERE status = 'active') x
+           GROUP BY account_id HAVING sum(delta) <> 0) d;
+  PERFORM holds_apply_deltas(acc, del);
   RETURN NULL;
 END $$;
 CREATE FUNCTION holds_apply_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-  r record;
+  acc bigint[];
+  del bigint[];
 BEGIN
-  FOR r IN SELECT account_id, sum(amount) AS delta FROM old_holds WHERE status = 'active'
-            GROUP BY account_id ORDER BY account_id LOOP
-    UPDATE accounts SET held_amount = held_amount - r.delta WHERE id = r.account_id;
-  END LOOP;
+  SELECT array_agg(account_id ORDER BY account_id), array_agg(delta ORDER BY account_id) INTO acc, del
+    FROM (SELECT account_id, -sum(amount)::bigint AS delta FROM old_holds WHERE status = 'active'
+           GROUP BY account_id HAVING sum(amount) <> 0) d;
+  PERFORM holds_apply_deltas(acc, del);
   RETURN NULL;
 END $$;
 CREATE TRIGGER holds_apply_insert AFTER INSERT ON holds
@@ -90,6 +119,10 @@ CREATE TRIGGER holds_apply_update AFTER UPDATE ON holds
   FOR EACH STATEMENT EXECUTE FUNCTION holds_apply_update();
 CREATE TRIGGER holds_apply_delete AFTER DELETE ON holds
   REFERENCING OLD TABLE AS old_holds FOR EACH STATEMENT EXECUTE FUNCTION holds_apply_delete();
+
+-- Accounts are updated by every posting: room on each page lets the update
+-- stay on its page (a HOT update, no index entries to add).
+ALTER TABLE accounts SET (fillfactor = 70);
 
 -- Entries balance per currency, checked at commit once per entry (it was
 -- once per line: a million-line file checked each entry two or three times).
@@ -291,6 +324,16 @@ BEGIN
    WHERE w.seq = d.seq AND d.k > 1;
 
   -- B. The decision and the amounts, for every record but reversals.
+  --    Fees of force posts from the product version, and their conversion
+  --    at the rate, in force at the end of the file's business day.
+  CREATE TEMP TABLE clearing_pv ON COMMIT DROP AS
+  SELECT DISTINCT ON (product_id) * FROM product_versions
+   WHERE effective_from < ((p_business_day + 1)::timestamp AT TIME ZONE s.business_tz)
+   ORDER BY product_id, effective_from DESC;
+  CREATE TEMP TABLE clearing_rates ON COMMIT DROP AS
+  SELECT DISTINCT ON (from_currency, to_currency) from_currency, to_currency, rate FROM exchange_rates
+   WHERE effective_from < ((p_business_day + 1)::timestamp AT TIME ZONE s.business_tz)
+   ORDER BY from_currency, to_currency, effective_from DESC;
   CREATE TEMP TABLE clearing_plan ON COMMIT DROP AS
   WITH x AS (
     SELECT w.*, pv.fee_conversion_bp, pv.fee_foreign_cash_bp, pv.fee_foreign_cash_min, fr.rate AS force_rate,
@@ -312,14 +355,8 @@ BEGIN
              ELSE 'no_authorisation'
            END AS detail
       FROM clearing_work w
-      LEFT JOIN LATERAL (SELECT * FROM product_versions v
-                          WHERE v.product_id = w.product_id
-                            AND v.effective_from <= coalesce(w.txn_date + 1, v_now::date)::timestamptz
-                          ORDER BY v.effective_from DESC LIMIT 1) pv ON true
-      LEFT JOIN LATERAL (SELECT r.rate FROM exchange_rates r
-                          WHERE w.currency <> w.acur AND r.from_currency = w.currency AND r.to_currency = w.acur
-                            AND r.effective_from <= coalesce(w.txn_date + 1, v_now::date)::timestamptz
-                          ORDER BY r.effective_from DESC LIMIT 1) fr ON true
+      LEFT JOIN clearing_pv pv ON pv.product_id = w.product_id
+      LEFT JOIN clearing_rates fr ON fr.from_currency = w.currency AND fr.to_currency = w.acur
   ), o AS (
     SELECT x.*,
            CASE WHEN x.detail LIKE '%\_for\_review' THEN 'reported'
@@ -367,19 +404,27 @@ BEGIN
   SELECT entry_id, p_business_day, 'clearing_' || kind, auth_id,
          p_scheme || ' ' || p_file_id || ' record ' || seq || coalesce(' ARN ' || arn, '')
     FROM clearing_plan WHERE posts;
+  -- The bank's own accounts per currency, looked up once (not per line).
+  CREATE TEMP TABLE clearing_gl ON COMMIT DROP AS
+  SELECT c.code AS currency, internal_account('fx_position', c.code) AS fx_position,
+         internal_account('scheme_settlement', c.code) AS scheme, internal_account('fee_income', c.code) AS fee,
+         internal_account('fx_income', c.code) AS fx_income
+    FROM currencies c;
   INSERT INTO journal_lines (entry_id, account_id, currency, amount, line_kind)
   SELECT p.entry_id, l.account_id, l.currency, l.amount, l.line_kind
-    FROM clearing_plan p,
+    FROM clearing_plan p
+    JOIN clearing_gl ga ON ga.currency = p.acur
+    JOIN clearing_gl gs ON gs.currency = p.scur,
          LATERAL (SELECT CASE WHEN p.kind = 'credit' THEN 1 ELSE -1 END AS sign) g,
          LATERAL (VALUES
            (p.account_id, p.acur, g.sign * p.amount_acct, 'principal'),
-           (internal_account('fx_position', p.acur), p.acur, -g.sign * p.amount_acct, 'fx'),
-           (internal_account('fx_position', p.scur), p.scur, g.sign * p.samt, 'fx'),
-           (internal_account('scheme_settlement', p.scur), p.scur, -g.sign * p.samt, 'principal'),
+           (ga.fx_position, p.acur, -g.sign * p.amount_acct, 'fx'),
+           (gs.fx_position, p.scur, g.sign * p.samt, 'fx'),
+           (gs.scheme, p.scur, -g.sign * p.samt, 'principal'),
            (p.account_id, p.acur, -p.fee, 'fee'),
-           (internal_account('fee_income', p.acur), p.acur, p.fee, 'fee'),
+           (ga.fee, p.acur, p.fee, 'fee'),
            (p.account_id, p.acur, -p.fee_conversion, 'conversion_fee'),
-           (internal_account('fx_income', p.acur), p.acur, p.fee_conversion, 'conversion_fee')
+           (ga.fx_income, p.acur, p.fee_conversion, 'conversion_fee')
          ) AS l(account_id, currency, amount, line_kind)
    WHERE p.posts AND l.amount <> 0
      AND (l.line_kind <> 'fx' OR p.acur <> p.scur OR p.amount_acct <> p.samt);
@@ -398,10 +443,15 @@ BEGIN
   -- E. Reversals of presentments and credits, this file's included: the
   --    original record's entry undone line by line.
   CREATE TEMP TABLE clearing_rev ON COMMIT DROP AS
-  SELECT w.*, o.id AS orig_id, o.entry_id AS orig_entry, o.settle_amount AS orig_settle
+  SELECT w.*, o.id AS orig_id, o.entry_id AS orig_entry, o.settle_amount AS orig_settle, o.refunded
     FROM clearing_work w
     LEFT JOIN LATERAL (
-      SELECT r.id, r.entry_id, r.settle_amount FROM clearing_records r JOIN clearing_files cf ON cf.id = r.file_id
+      -- refunded: a terminal's reversal after clearing already gave the
+      -- money back (reverse(), migration 018); undoing the entry again
+      -- would pay twice.
+      SELECT r.id, r.entry_id, r.settle_amount,
+             EXISTS (SELECT 1 FROM auth_log l WHERE l.id = r.matched_auth_id AND l.reversed_amount > 0) AS refunded
+        FROM clearing_records r JOIN clearing_files cf ON cf.id = r.file_id
        WHERE r.arn = w.arn AND r.entry_id IS NOT NULL AND cf.scheme = p_scheme
          AND r.kind = ANY (CASE w.kind WHEN 'credit_reversal' THEN ARRAY['credit']
                                        ELSE ARRAY['presentment', 'representment'] END)
@@ -415,7 +465,7 @@ BEGIN
    WHERE v.seq = d.seq AND d.k > 1;
   ALTER TABLE clearing_rev ADD COLUMN entry_id bigint;
   UPDATE clearing_rev SET entry_id = nextval(pg_get_serial_sequence('journal_entries', 'id'))
-   WHERE orig_entry IS NOT NULL;
+   WHERE orig_entry IS NOT NULL AND NOT refunded;
   INSERT INTO journal_entries (id, business_day, kind, auth_id, reverses_entry_id, description)
   SELECT v.entry_id, p_business_day, 'clearing_' || v.kind, e.auth_id, v.orig_entry,
          p_scheme || ' ' || p_file_id || ' record ' || v.seq || coalesce(' ARN ' || v.arn, '')
@@ -433,7 +483,8 @@ BEGIN
       bill_amount, bill_currency, acquirer_id, terminal_id, merchant_id, merchant_name, merchant_city,
       merchant_country, mcc, reason_code, card_id, account_id, acur,
       CASE WHEN entry_id IS NULL THEN NULL ELSE -orig_settle END, scur, orig_id,
-      CASE WHEN entry_id IS NULL THEN 'original_not_found' ELSE 'reversal_of_record' END
+      CASE WHEN entry_id IS NOT NULL THEN 'reversal_of_record'
+           WHEN refunded THEN 'refunded_by_terminal_reversal' ELSE 'original_not_found' END
     FROM clearing_rev;
 
   INSERT INTO clearing_exceptions (record_id, reason)

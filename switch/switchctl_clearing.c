@@ -29,7 +29,8 @@ static const char usage_clearing[] =
     "       switchctl clearing report --date YYYY-MM-DD [--csv]\n"
     "       switchctl clearing make-test-file --scheme mastercard|visa --date YYYY-MM-DD --out FILE\n"
     "             [--ebcdic] [--blocked] [--vary-amount PCT] [--unknown-cards N] [--late N]\n"
-    "             [--credits N] [--reversals N] [--file-seq N] [--bench-cards N --records N]\n"
+    "             [--credits N] [--reversals N] [--reverse-cleared N] [--file-seq N]\n"
+    "             [--bench-cards N --records N]\n"
     "  import      read a Mastercard IPM or Visa BASE II file (format detected; --scheme\n"
     "              checks it), match each record to its authorisation and post it, all in\n"
     "              one transaction. A file with a structural error is rejected whole with\n"
@@ -45,7 +46,8 @@ static const char usage_clearing[] =
     "              (negative: less), --unknown-cards adds presentments on cards that are not\n"
     "              ours, --late adds presentments of older authorisations whose holds\n"
     "              expired, --credits adds merchant credits without authorisation,\n"
-    "              --reversals reverses the first N presentments at the end of the file;\n"
+    "              --reversals reverses the first N presentments at the end of the file,\n"
+    "              --reverse-cleared the scheme's N latest posted presentments of earlier files;\n"
     "              --bench-cards/--records: RECORDS presentments over the bench cards\n"
     "              1..N (schema/bench), no database needed. Test files only: it reads\n"
     "              the PANs back from the database.\n";
@@ -590,7 +592,7 @@ struct mk {
     char yyyymmdd[9];
     bool ebcdic, blocked;
     long vary_pct;
-    long unknown, late, credits, reversals, file_seq, bench_cards, bench_records;
+    long unknown, late, credits, reversals, reverse_cleared, file_seq, bench_cards, bench_records;
     struct clr_record *firsts;   /* the first --reversals presentments, to reverse at the end */
     long nfirsts;
 };
@@ -682,6 +684,44 @@ static bool add_auths(PGconn *db, struct clr_writer *w, struct mk *k, long *n)
     return ok;
 }
 
+/* --reverse-cleared: reversals of the scheme's most recent posted
+ * presentments of earlier files (same ARN, amount and card). */
+static bool add_cleared_reversals(PGconn *db, struct clr_writer *w, const struct mk *k, long *n)
+{
+    char lim[24];
+    snprintf(lim, sizeof lim, "%ld", k->reverse_cleared);
+    const char *p[3] = {scheme_name(k->scheme), sc_pan_key("SWITCH_PAN_ENC_KEY", sc_demo_enc_key, false), lim};
+    PGresult *r = scdb_exec(db,
+                            "SELECT r.arn, r.amount, r.currency, coalesce(r.approval_code, ''),"
+                            " coalesce(to_char(r.txn_date, 'YYYYMMDD'), ''), coalesce(r.terminal_id, ''),"
+                            " coalesce(r.merchant_id, ''), coalesce(r.mcc, ''), coalesce(r.acquirer_id, ''),"
+                            " r.proc, pgp_sym_decrypt(c.pan_enc, $2)"
+                            " FROM clearing_records r JOIN clearing_files f ON f.id = r.file_id"
+                            " JOIN cards c ON c.id = r.card_id"
+                            " WHERE f.scheme = $1::card_scheme AND r.kind = 'presentment' AND r.entry_id IS NOT NULL"
+                            "   AND NOT EXISTS (SELECT 1 FROM clearing_records x WHERE x.reverses_record_id = r.id)"
+                            " ORDER BY r.id DESC LIMIT $3::int",
+                            3, p);
+    if (!r)
+        return false;
+    bool ok = true;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        struct clr_record c = {.kind = CLR_PRESENTMENT_REVERSAL, .reversal = true};
+        snprintf(c.arn, sizeof c.arn, "%s", PQgetvalue(r, i, 0));
+        c.amount = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        c.currency = (uint16_t)atoi(PQgetvalue(r, i, 2));
+        snprintf(c.approval, sizeof c.approval, "%s", PQgetvalue(r, i, 3));
+        snprintf(c.txn_date, sizeof c.txn_date, "%s", PQgetvalue(r, i, 4));
+        snprintf(c.acquirer_id, sizeof c.acquirer_id, "%s", PQgetvalue(r, i, 8));
+        snprintf(c.proc, sizeof c.proc, "%s", PQgetvalue(r, i, 9));
+        snprintf(c.pan, sizeof c.pan, "%s", PQgetvalue(r, i, 10));
+        fill_merchant(&c, k->scheme, PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+        ok = add(w, &c, n);
+    }
+    PQclear(r);
+    return ok;
+}
+
 static bool add_generated(struct clr_writer *w, const struct mk *k, long *n)
 {
     const char *bin = k->scheme == CLR_MASTERCARD ? "599999" : "499999";
@@ -699,18 +739,21 @@ static bool add_generated(struct clr_writer *w, const struct mk *k, long *n)
         if (!add(w, &c, n))
             return false;
     }
-    /* Bench: presentments without authorisation (force posts) over the bench
-     * cards, PANs as schema/bench and loadgen derive them. */
+    /* Bench: presentments over the bench cards, PANs as schema/bench and
+     * loadgen derive them; even records carry the approval code that
+     * schema/bench/clearing.sql gives their authorisations. */
     for (long i = 0; i < k->bench_records; i++) {
         struct clr_record c = {.kind = CLR_PRESENTMENT, .amount = 100 + (i * 7919) % 20000, .currency = 840};
         char body[40];
         snprintf(body, sizeof body, "453919%09ld", 1 + (i * 7) % k->bench_cards);
         snprintf(c.pan, sizeof c.pan, "%.15s%c", body, luhn_digit(body));
-        snprintf(c.proc, sizeof c.proc, i % 10 == 0 ? "010000" : "000000");
+        snprintf(c.proc, sizeof c.proc, i % 10 == 5 ? "010000" : "000000");
+        if (i % 2 == 0)
+            snprintf(c.approval, sizeof c.approval, "%06ld", i % 1000000);
         snprintf(c.txn_date, sizeof c.txn_date, "%s", k->yyyymmdd);
         snprintf(c.acquirer_id, sizeof c.acquirer_id, "00000777");
         make_arn(c.arn, c.acquirer_id, c.txn_date, 70000000000ULL + (unsigned long long)i);
-        fill_merchant(&c, k->scheme, "BENCH001", "BENCHSHOP00001", i % 10 == 0 ? "6011" : "5411");
+        fill_merchant(&c, k->scheme, "BENCH001", "BENCHSHOP00001", i % 10 == 5 ? "6011" : "5411");
         if (!add(w, &c, n))
             return false;
     }
@@ -738,6 +781,7 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
         {"--late", 0, 1000000, offsetof(struct mk, late)},
         {"--credits", 0, 1000000, offsetof(struct mk, credits)},
         {"--reversals", 0, 1000, offsetof(struct mk, reversals)},
+        {"--reverse-cleared", 0, 1000, offsetof(struct mk, reverse_cleared)},
         {"--file-seq", 0, 99999, offsetof(struct mk, file_seq)},
         {"--bench-cards", 1, 999999999, offsetof(struct mk, bench_cards)},
         {"--records", 1, 50000000, offsetof(struct mk, bench_records)},
@@ -804,7 +848,8 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
     struct clr_writer *w = clr_writer_open(out, &info);
     long n = 0;
     k.firsts = calloc((size_t)k.reversals + 1, sizeof *k.firsts);
-    bool ok = w && k.firsts && (!db || add_auths(db, w, &k, &n)) && add_generated(w, &k, &n);
+    bool ok = w && k.firsts && (!db || (add_auths(db, w, &k, &n) && add_cleared_reversals(db, w, &k, &n))) &&
+              add_generated(w, &k, &n);
     /* --reversals: the acquirer takes back the first presentments (same ARN). */
     for (long i = 0; ok && i < k.nfirsts; i++) {
         k.firsts[i].kind = CLR_PRESENTMENT_REVERSAL;

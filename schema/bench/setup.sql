@@ -12,6 +12,7 @@ SELECT 'B' || g, g, 'savings', 840, 1000 FROM generate_series(1, 100000) g;
 SET session_replication_role = replica;
 INSERT INTO journal_entries (id, business_day, kind, description)
   VALUES (1000000, current_date, 'deposit', 'bench deposits');
+SELECT setval(pg_get_serial_sequence('journal_entries', 'id'), 1000000);
 INSERT INTO journal_lines (entry_id, account_id, currency, amount)
 SELECT 1000000, a.id, 840, 100000000 FROM accounts a WHERE a.number LIKE 'B%'
 UNION ALL

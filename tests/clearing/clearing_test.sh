@@ -169,6 +169,31 @@ eq "$(q "select string_agg(kind || ':' || outcome, ' ' order by seq) from cleari
 eq "$(ledger $visa_acct)" "$v1" "presentment and its reversal"
 invariants "reversal"
 
+# 7b. A terminal's reversal arriving after clearing (issue 6): the cleared
+#     purchase is refunded at once (rule cleared_refunded); the acquirer's
+#     clearing reversal of that presentment in a later file is then not
+#     posted again but queued (refunded_by_terminal_reversal). A presentment
+#     of an earlier file reversed by a later one is undone.
+stan=$((stan + 1)); late_stan=$(printf %06d $stan)
+approved_at() { q "select (r).response_code from (select authorise('purchase', '$own', 'POS00001', '$late_stan',
+  '1123101500', (select pan_hash from cards where id = $visa), 3100, 840::smallint, p_mcc => '5411') r) x"; }
+eq "$(approved_at)" 00 "purchase to reverse after clearing"
+approved purchase $own POS00001 $visa 1900 840 5411
+sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v5.ctf" --file-seq 5 || fail "make v5"
+sc clearing import "$tmp/v5.ctf" || fail "import v5: $(cat "$tmp/err")"
+v3=$(ledger $visa_acct)
+eq "$(q "select (r).response_code || ' ' || (r).rule from (select reverse('$own', 'POS00001', '900001', '1123101600',
+        '$late_stan', '1123101500', 0, '0420') r) x")" "00 cleared_refunded" "reversal after clearing"
+eq "$(ledger $visa_acct)" $((v3 + 3100)) "refunded after clearing"
+sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v6.ctf" --reverse-cleared 2 --file-seq 6 \
+  || fail "make v6: $(cat "$tmp/err")"
+sc clearing import "$tmp/v6.ctf" || fail "import v6: $(cat "$tmp/err")"
+eq "$(q "select string_agg(r.amount || ':' || r.outcome || ':' || r.detail, ' ' order by r.amount) from clearing_records r
+        join clearing_files f on f.id = r.file_id where f.file_id like '%-006'")" \
+   "1900:reversed:reversal_of_record 3100:exception:refunded_by_terminal_reversal" "reversals of an earlier file"
+eq "$(ledger $visa_acct)" $((v3 + 3100 + 1900)) "refunded once each"
+invariants "reversal after clearing"
+
 # 8. Exceptions: bad command lines are one line and exit 2; one unknown-card
 #    record is posted to an account, one written off; both audit-logged.
 for args in "--resolve 1" "--resolve x --account $visa_acct" "--resolve 1 --write-off 2" "--account 1"; do
