@@ -268,12 +268,16 @@ class Scanner:
             pre, yy, mm, sc = m.groups()
             if not 1 <= int(mm) <= 12:
                 continue
-            for n in range(min(19, len(pre)), 11, -1):
-                p = pre[-n:]
-                if p[0] in "23456" and luhn_ok(p) and scheme_prefix(p):
-                    self.report(where, "track2", mask_pan(p) + "=" + "*" * 7, how + "PAN, separator, expiry, service code")
-                    found = True
-                    break
+            # the PAN is a suffix of the digits before the separator (a
+            # length prefix may be glued to it); prefer a test card or a
+            # project BIN, else the longest Luhn-valid one
+            cands = [pre[-n:] for n in range(min(19, len(pre)), 11, -1)]
+            cands = [p for p in cands if p[0] in "23456" and luhn_ok(p) and scheme_prefix(p)]
+            best = [p for p in cands if p in self.k.pans or self.k.has_bin(p)] + cands
+            if best:
+                self.report(where, "track2", mask_pan(best[0]) + "=" + "*" * 7,
+                            how + "PAN, separator, expiry, service code")
+                found = True
         for m in RE_TRACK1.finditer(text):
             p = m.group(1)
             if luhn_ok(p) and scheme_prefix(p):
