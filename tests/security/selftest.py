@@ -158,7 +158,10 @@ def main():
         check(rc == 0, "nothing planted: exit status 0 (got %d)" % rc)
 
         if a.pgdir:
-            db_selftest(src, a.pgdir, pan, pb, tmk, hmac_key, secrets)
+            try:
+                db_selftest(src, a.pgdir, pan, pb, tmk, hmac_key, secrets)
+            except (OSError, RuntimeError) as e:
+                check(False, "database: %s" % str(e).strip().split("\n")[0])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
