@@ -101,7 +101,6 @@ class Known:
         self.bins = set()          # prefixes (5-8 digits) the project issues or routes
         self.keys = {}             # lower-case hex -> name
         self.input_hashes = {}     # sha256 of input files -> path
-        self.pins = set()
         self._cards()
         self._bins()
         self._keys()
@@ -130,7 +129,6 @@ class Known:
             f = line.split("#")[0].split()
             if len(f) >= 5 and f[1].isdigit():
                 self.pans.add(f[1])
-                self.pins.add(f[4])
 
     def _bins(self):
         text = self._read("schema/demo/demo.sql")

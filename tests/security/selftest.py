@@ -69,20 +69,11 @@ def main():
     src = a.src
     rnd = random.Random()
 
-    tmk = None
-    with open(os.path.join(src, "schema/demo/terminal_tmks.txt")) as f:
-        for line in f:
-            fl = line.split("#")[0].split()
-            if len(fl) == 2 and fl[0] == "ATM00002":
-                tmk = fl[1]
-    bdk = None
-    with open(os.path.join(src, "schema/demo/terminal_bdks.txt")) as f:
-        for line in f:
-            fl = line.split("#")[0].split()
-            if len(fl) == 3 and fl[1] == "aes":
-                bdk = fl[2]
-    with open(os.path.join(src, "tests/switch/lib.sh")) as f:
-        hmac_key = re.search(r"SWITCH_PAN_HMAC_KEY=([0-9a-f]{64})", f.read()).group(1)
+    # three of the clear keys the scanner reads from the test data
+    by_name = {name: hexkey for hexkey, name in scan.Known(src).keys.items()}
+    tmk = by_name.get("demo TMK of ATM00002", "").upper()
+    bdk = by_name.get("demo aes BDK of POS00001", "").upper()
+    hmac_key = by_name.get("the tests' PAN HMAC key", "")
     check(bool(tmk and bdk and hmac_key), "test keys read from the key files")
 
     pan = "4539100000001107"            # demo cards (atm-sim/demo-cards.txt)
