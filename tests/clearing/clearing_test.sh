@@ -3,7 +3,7 @@
 # schema's own authorise(), clearing files written from the authorisation log
 # by `switchctl clearing make-test-file` (Mastercard IPM, blocked and not;
 # Visa BASE II, ASCII and EBCDIC), imported by `switchctl clearing import`:
-# matching and holds released, fees and conversion, tip tolerance, late
+# matching and holds released, fees and conversion, tip and fuel tolerance, late
 # presentment after hold expiry, unknown cards to the exceptions queue,
 # credits, reversals of presentments, the same file twice, structural
 # corruption and a trailer that disagrees (rejected whole, nothing posted),
@@ -145,6 +145,19 @@ eq "$(q "select string_agg(mcc || ':' || outcome || ':' || amount, ' ' order by 
    "5411:exception:11500 5812:matched:11500" "tolerance outcomes"
 eq "$(ledger $mc_acct)" $((l1 - 11500)) "tip presented"
 eq "$(q "select count(*) from holds h join accounts a on a.id = h.account_id where a.number = '$mc_acct' and h.status = 'active'")" 1 "over-tolerance hold kept"
+
+# 5b. A fuel pump: authorised 100.00, presents 60.00 (the tank was full):
+#     matched, the whole hold released, only 60.00 posted.
+approved purchase $own POS00003 $mc 10000 840 5542
+l2=$(ledger $mc_acct) a2=$(avail $mc_acct)
+sc clearing make-test-file --scheme mastercard --date "$day" --out "$tmp/mc3.ipm" --vary-amount -40 --file-seq 3 \
+  || fail "make mc3"
+sc clearing import "$tmp/mc3.ipm" || fail "import mc3: $(cat "$tmp/err")"
+eq "$(q "select string_agg(mcc || ':' || outcome || ':' || amount, ' ' order by mcc) from clearing_records r
+        join clearing_files f on f.id = r.file_id where f.file_id like '%00003' and f.scheme = 'mastercard'")" \
+   "5542:matched:6000" "fuel outcomes"
+eq "$(ledger $mc_acct)" $((l2 - 6000)) "fuel presented lower"
+eq "$(avail $mc_acct)" $((a2 + 4000)) "rest of the fuel hold released"
 
 # 6. Late presentment: a hold expires after 32 days, the presentment that
 #    arrives later is still posted (late), never lost.
