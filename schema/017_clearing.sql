@@ -290,7 +290,8 @@ BEGIN
               WHEN st.bill_currency IN (840, 116) AND st.bill_amount > 0 THEN st.bill_currency END AS scur,
          CASE WHEN st.currency IN (840, 116) THEN st.amount
               WHEN st.bill_currency IN (840, 116) AND st.bill_amount > 0 THEN st.bill_amount END AS samt,
-         row_number() OVER (PARTITION BY st.arn, st.kind ORDER BY st.seq) AS arn_rank,
+         CASE WHEN st.arn IS NULL THEN 1
+              ELSE row_number() OVER (PARTITION BY st.arn, st.kind ORDER BY st.seq) END AS arn_rank,
          EXISTS (SELECT 1 FROM clearing_records r JOIN clearing_files cf ON cf.id = r.file_id
                   WHERE r.arn = st.arn AND r.kind = st.kind AND cf.scheme = p_scheme
                     AND r.outcome IN ('matched', 'late', 'force')
