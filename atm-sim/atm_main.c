@@ -92,7 +92,8 @@ static int run_script(const struct tlcli *o, tl_term *t)
 		fprintf(stderr, "atm-sim: %s\n", tl_reason(t));
 		rc = 3;
 	} else {
-		struct ar_opts ro = {.out = stdout, .timeout_ms = o->tl.timeout_ms, .reversal_repeats = 3};
+		struct ar_opts ro = {.out = stdout, .timeout_ms = o->tl.timeout_ms,
+		                     .reversal_repeats = TL_REPEATS};
 		rc = ar_run(t, &s, &ro) ? 1 : 0;
 	}
 	free(text);
@@ -105,7 +106,7 @@ static int run_interactive(const struct options *o, tl_term *t)
 {
 	char why[512];
 	struct cf_set cards;
-	struct au_opts ao = {.reversal_repeats = 3};
+	struct au_opts ao = {.reversal_repeats = TL_REPEATS};
 	if (cas_parse(o->cassettes ? o->cassettes : CAS_DEFAULT, &ao.cassettes, why, sizeof why) != 0)
 		return tlcli_bad_usage(&o->cli, "--cassettes: %s", why);
 	ao.cassettes.jam_after = o->jam;

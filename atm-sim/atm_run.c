@@ -1,118 +1,27 @@
 /* Running an atm-sim script (atm_run.h). */
 #include "atm_run.h"
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
 
 #include "tlconn.h"
+#include "tlresult.h"
 
-/* How one step ended. */
+/* How one step ended: the result line, and the answer its amount
+ * expectations are checked against. */
 struct result {
-	char outcome[12];  /* response code, timeout, macfail, closed, keyfail, error, ok, open */
-	char text[512];    /* the result line after the step name */
-	size_t len;
-	bool local_error;  /* a failure of the terminal or the script, not of the switch */
+	struct tlr_line l;
 	bool answered;     /* ans holds the switch's answer to the step */
 	struct tl_answer ans;
 };
 
-static void add(struct result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(struct result *r, const char *fmt, ...)
-{
-	if (r->len >= sizeof r->text)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(r->text + r->len, sizeof r->text - r->len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		r->len += (size_t)n;
-	if (r->len > sizeof r->text)
-		r->len = sizeof r->text;
-}
-
-static void set_outcome(struct result *r, const char *o)
-{
-	snprintf(r->outcome, sizeof r->outcome, "%s", o);
-}
-
-static void add_amount(struct result *r, const char *key, const char *cur, char sign, uint64_t v)
-{
-	char amt[32];
-	tlf_amount_format(v, amt, sizeof amt);
-	const char *alpha = cur ? tlf_currency_alpha(cur) : NULL;
-	add(r, " %s=%s%s%s", key, alpha ? alpha : cur ? cur : "", sign == 'D' ? "-" : "", amt);
-}
-
 /* The outcome of a message step from termlink's return code and answer. */
 static void judge(tl_term *t, int rc, const struct tl_answer *a, struct result *r)
 {
-	if (a->sent_mti[0])
-		add(r, " %s", a->sent_mti);
-	switch (rc) {
-	case 0:
-		if (a->mac == TL_MAC_MISSING || a->mac == TL_MAC_BAD)
-			set_outcome(r, "macfail");
-		else
-			set_outcome(r, a->rc[0] ? a->rc : "error");
-		add(r, " rc=%s", a->rc[0] ? a->rc : "none");
-		if (a->approval[0])
-			add(r, " auth=%s", a->approval);
-		if (a->has_fee) {
-			char amt[32];
-			tlf_amount_format(a->fee, amt, sizeof amt);
-			add(r, " fee=%c%s", a->fee_sign, amt);
-		}
-		if (a->nbal < 0)
-			add(r, " balances=malformed");
-		for (int i = 0; i < a->nbal; i++) {
-			const struct tlf_balance *b = &a->bal[i];
-			char key[16];
-			snprintf(key, sizeof key, "%s", strcmp(b->amount_type, "01") == 0 ? "ledger"
-			                                : strcmp(b->amount_type, "02") == 0 ? "avail"
-			                                                                     : "bal");
-			if (strcmp(key, "bal") == 0)
-				snprintf(key, sizeof key, "bal%s", b->amount_type);
-			add_amount(r, key, b->currency, b->sign, b->amount);
-		}
-		if (a->mac == TL_MAC_MISSING || a->mac == TL_MAC_BAD)
-			add(r, " mac=%s", a->mac == TL_MAC_MISSING ? "missing" : "bad");
-		if (!a->rc[0])
-			add(r, " reason=\"answer without DE 39\"");
-		add(r, " %ums", a->latency_ms);
-		break;
-	case TL_ERR_TIMEOUT:
-		set_outcome(r, "timeout");
-		add(r, " rc=timeout");
-		break;
-	case TL_ERR_CLOSED:
-	case TL_ERR_IO:
-	case TL_ERR_FRAME:
-		set_outcome(r, "closed");
-		add(r, " rc=closed reason=\"%s\"", tl_reason(t));
-		break;
-	case TL_ERR_KEYS:
-		set_outcome(r, "keyfail");
-		add(r, " rc=%s keys=refused reason=\"%s\"", a->rc[0] ? a->rc : "none", tl_reason(t));
-		break;
-	default:
-		set_outcome(r, "error");
-		r->local_error = true;
-		add(r, " error=\"%s\"", tl_reason(t));
-		break;
-	}
-	if (a->skipped)
-		add(r, " skipped=%u", a->skipped);
+	tlr_judge(&r->l, rc, a, tl_reason(t));
 	r->answered = rc == 0;
 	r->ans = *a;
-}
-
-bool ar_unsure(int rc, const struct tl_answer *a)
-{
-	return rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a->rc, "00") == 0 &&
-	                                (a->mac == TL_MAC_BAD || a->mac == TL_MAC_MISSING));
 }
 
 /* A real ATM that cannot trust the outcome of a withdrawal (no answer, or
@@ -121,12 +30,7 @@ static void reverse_unsure(tl_term *t, const struct ar_opts *o, struct result *r
 {
 	struct tl_answer rev;
 	int rc = tl_reverse(t, 0, o->reversal_repeats, &rev);
-	if (rc == 0)
-		add(r, " reversal=%s/%s sends=%u", rev.sent_mti, rev.rc[0] ? rev.rc : "none", rev.sends);
-	else if (rc == TL_ERR_TIMEOUT)
-		add(r, " reversal=unacknowledged sends=%u", rev.sends);
-	else
-		add(r, " reversal=failed reason=\"%s\"", tl_reason(t));
+	tlr_reversal(&r->l, rc, &rev, tl_reason(t));
 }
 
 static void do_card_step(tl_term *t, const struct as_step *st, const struct ar_opts *o,
@@ -135,23 +39,23 @@ static void do_card_step(tl_term *t, const struct as_step *st, const struct ar_o
 	struct tl_fin f = {.card = &st->card->card, .amount = st->amount};
 	char masked[24];
 	iso_mask_pan(st->card->card.pan, strlen(st->card->card.pan), masked, sizeof masked);
-	add(r, " %s", masked);
+	tlr_add(&r->l, " %s", masked);
 	snprintf(f.proc, sizeof f.proc, "%s%s00", st->op == AS_WITHDRAW ? "01" : "31", st->account);
 	memcpy(f.currency, st->currency, sizeof f.currency);
 	memcpy(f.entry, st->entry, sizeof f.entry);
 	if (!st->no_pin && !tl_has_tpk(t))
-		add(r, " pin=none(no-TPK)"); /* before a key change: let the switch judge it */
+		tlr_add(&r->l, " pin=none(no-TPK)"); /* before a key change: let the switch judge it */
 	else if (!st->no_pin)
 		f.pin = st->pin[0] ? st->pin : st->card->pin;
 	if (st->op == AS_WITHDRAW) {
 		char amt[32];
 		tlf_amount_format(st->amount, amt, sizeof amt);
-		add(r, " amount=%s%s", tlf_currency_alpha(st->currency), amt);
+		tlr_add(&r->l, " amount=%s%s", tlf_currency_alpha(st->currency), amt);
 	}
 	struct tl_answer a;
 	int rc = tl_financial(t, &f, &a);
 	judge(t, rc, &a, r);
-	if (st->op == AS_WITHDRAW && ar_unsure(rc, &a))
+	if (st->op == AS_WITHDRAW && tl_unsure(rc, &a))
 		reverse_unsure(t, o, r);
 }
 
@@ -165,17 +69,17 @@ static void do_service_step(tl_term *t, const struct as_step *st, const struct a
 	if (st->op == AS_PINCHANGE) {
 		char masked[24];
 		iso_mask_pan(st->card->card.pan, strlen(st->card->card.pan), masked, sizeof masked);
-		add(r, " %s", masked);
+		tlr_add(&r->l, " %s", masked);
 		rc = tl_pin_change(t, &st->card->card, st->pin[0] ? st->pin : st->card->pin, st->new_pin, &a);
 		judge(t, rc, &a, r);
 		return;
 	}
 	char amt[32];
 	tlf_amount_format(st->amount, amt, sizeof amt);
-	add(r, " ref=%s amount=%s%s", st->reference, tlf_currency_alpha(st->currency), amt);
+	tlr_add(&r->l, " ref=%s amount=%s%s", st->reference, tlf_currency_alpha(st->currency), amt);
 	rc = tl_cardless(t, st->reference, st->code, st->amount, st->currency, &a);
 	judge(t, rc, &a, r);
-	if (ar_unsure(rc, &a))
+	if (tl_unsure(rc, &a))
 		reverse_unsure(t, o, r);
 }
 
@@ -211,7 +115,7 @@ static void do_message_step(tl_term *t, const struct as_step *st, const struct a
 		if (st->dispensed) {
 			char amt[32];
 			tlf_amount_format(st->dispensed, amt, sizeof amt);
-			add(r, " dispensed=%s", amt);
+			tlr_add(&r->l, " dispensed=%s", amt);
 		}
 		rc = tl_reverse(t, st->dispensed, o->reversal_repeats, &a);
 		break;
@@ -220,9 +124,9 @@ static void do_message_step(tl_term *t, const struct as_step *st, const struct a
 	}
 	judge(t, rc, &a, r);
 	if (st->op == AS_KEYCHANGE && rc == 0 && strcmp(a.rc, "00") == 0)
-		add(r, " keys=new");
+		tlr_add(&r->l, " keys=new");
 	if (st->op == AS_REVERSE && a.sends > 1)
-		add(r, " sends=%u", a.sends);
+		tlr_add(&r->l, " sends=%u", a.sends);
 }
 
 static void sleep_ms(unsigned ms)
@@ -240,31 +144,31 @@ static void do_other_step(tl_term *t, const struct as_step *st, const struct ar_
 	switch (st->op) {
 	case AS_SLEEP:
 		sleep_ms(st->ms);
-		set_outcome(r, "ok");
-		add(r, " %ums", st->ms);
+		tlr_set_outcome(&r->l, "ok");
+		tlr_add(&r->l, " %ums", st->ms);
 		return;
 	case AS_RAW:
 		rc = tl_send_raw(t, st->raw, st->rawlen);
-		set_outcome(r, rc == 0 ? "ok" : "closed");
-		add(r, " bytes=%zu%s", st->rawlen, rc == 0 ? "" : " rc=closed");
+		tlr_set_outcome(&r->l, rc == 0 ? "ok" : "closed");
+		tlr_add(&r->l, " bytes=%zu%s", st->rawlen, rc == 0 ? "" : " rc=closed");
 		return;
 	case AS_EXPECT_CLOSE:
 		rc = tl_wait_close(t, o->timeout_ms);
-		set_outcome(r, rc == 0 ? "closed" : rc == TL_ERR_CLOSED ? "error" : "open");
+		tlr_set_outcome(&r->l, rc == 0 ? "closed" : rc == TL_ERR_CLOSED ? "error" : "open");
 		if (rc == TL_ERR_CLOSED)
-			add(r, " error=\"not connected\"");
+			tlr_add(&r->l, " error=\"not connected\"");
 		else
-			add(r, " %s %ums", rc == 0 ? "closed" : "still-open",
-			    (unsigned)(tlc_now_ms() - start));
+			tlr_add(&r->l, " %s %ums", rc == 0 ? "closed" : "still-open",
+			        (unsigned)(tlc_now_ms() - start));
 		return;
 	case AS_RECONNECT:
 		rc = tl_connect(t);
-		set_outcome(r, rc == 0 ? "ok" : "error");
+		tlr_set_outcome(&r->l, rc == 0 ? "ok" : "error");
 		if (rc == 0)
-			add(r, " connected %ums", (unsigned)(tlc_now_ms() - start));
+			tlr_add(&r->l, " connected %ums", (unsigned)(tlc_now_ms() - start));
 		else
-			add(r, " error=\"%s\"", tl_reason(t));
-		r->local_error = rc != 0;
+			tlr_add(&r->l, " error=\"%s\"", tl_reason(t));
+		r->l.local_error = rc != 0;
 		return;
 	default:
 		return;
@@ -341,8 +245,7 @@ int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 	size_t nfail = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct as_step *st = &s->steps[i];
-		struct result r = {.len = 0};
-		r.text[0] = '\0';
+		struct result r = {.answered = false};
 		if (st->op == AS_WITHDRAW || st->op == AS_BALANCE)
 			do_card_step(t, st, o, &r);
 		else if (st->op == AS_PINCHANGE || st->op == AS_CARDLESS)
@@ -352,14 +255,14 @@ int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 		else
 			do_other_step(t, st, o, &r);
 		const char *want = st->expect[0] ? st->expect : st->op == AS_EXPECT_CLOSE ? "closed" : NULL;
-		bool ok = want ? strcmp(want, r.outcome) == 0 : !r.local_error;
+		bool ok = want ? strcmp(want, r.l.outcome) == 0 : !r.l.local_error;
 		char wamt[160] = "", gamt[200] = "";
 		if (!amounts_ok(st, &r, wamt, sizeof wamt, gamt, sizeof gamt))
 			ok = false;
 		if (st->expect[0] || wamt[0])
-			add(&r, " expect%s%s%s %s", st->expect[0] ? "=" : "", st->expect,
-			    wamt, ok ? "ok" : "FAIL");
-		fprintf(o->out, "L%-4u %-18s%s\n", st->line, as_op_name(st->op), r.text);
+			tlr_add(&r.l, " expect%s%s%s %s", st->expect[0] ? "=" : "", st->expect, wamt,
+			        ok ? "ok" : "FAIL");
+		fprintf(o->out, "L%-4u %-18s%s\n", st->line, as_op_name(st->op), r.l.text);
 		fflush(o->out);
 		if (!ok) {
 			char wall[200];
@@ -367,7 +270,7 @@ int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o)
 			if (nfail < sizeof failures / sizeof failures[0])
 				snprintf(failures[nfail++], sizeof failures[0], "FAILED L%u %s: %s%s, got %s%s",
 				         st->line, as_op_name(st->op), wall[0] ? "expected " : "",
-				         wall[0] ? wall : "local error", r.outcome, gamt);
+				         wall[0] ? wall : "local error", r.l.outcome, gamt);
 			failed++;
 		}
 	}

@@ -1,8 +1,8 @@
 /*
  * atm_run: runs a parsed script (atm_script.h) against the switch through
  * a terminal (termlink.h), behaving as an ATM: a withdrawal that gets no
- * answer in time, or an approval whose MAC fails, is reversed with a 0420
- * (repeated as 0421 until acknowledged).
+ * answer in time, or an approval whose MAC fails (tl_unsure), is reversed
+ * with a 0420 (repeated as 0421 until acknowledged).
  *
  * Prints one result line per step on `out` (docs/atm-sim.md "Output"),
  * and at the end one line per failed expectation and a summary. PANs are
@@ -27,11 +27,5 @@ struct ar_opts {
 };
 
 int ar_run(tl_term *t, const struct as_script *s, const struct ar_opts *o);
-
-/* Whether an ATM must treat a cash withdrawal (card or cardless) as not
- * done and reverse it: no answer in time (rc TL_ERR_TIMEOUT), or an
- * approval whose MAC is missing or wrong. The interactive mode follows
- * the same rule (atm_ui.h). */
-bool ar_unsure(int rc, const struct tl_answer *a);
 
 #endif

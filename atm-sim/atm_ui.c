@@ -4,7 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "atm_run.h"
 #include "receipt.h"
 #include "screen.h"
 #include "termui.h"
@@ -178,16 +177,7 @@ static void reversal_item(struct sess *s, struct rcp_receipt *r, uint64_t dispen
 {
 	struct tl_answer rev;
 	int rc = tl_reverse(s->t, dispensed, s->o->reversal_repeats, &rev);
-	char what[40];
-	if (rc == 0)
-		snprintf(what, sizeof what, "%s answered %s", rev.sent_mti, rev.rc[0] ? rev.rc : "-");
-	else if (rc == TL_ERR_TIMEOUT)
-		snprintf(what, sizeof what, "unacknowledged (%u sent)", rev.sends);
-	else
-		snprintf(what, sizeof what, "not sent");
-	char outcome[12];
-	tu_judge(s->t, &s->tu, "reversal", rc, &rev, outcome);
-	rcp_add_item(r, "Reversal", "ការបង្វិលប្រាក់វិញ", what);
+	tu_reversal_item(s->t, &s->tu, rc, &rev, r);
 }
 
 /* The receipt of a withdrawal (card or cardless) after its answer: pay
@@ -203,7 +193,7 @@ static void cash_receipt(struct sess *s, struct rcp_receipt *r, const char *what
 	memcpy(r->currency, currency, 4);
 	r->has_amount = true;
 	r->amount = amount;
-	if (ar_unsure(rc, a)) {
+	if (tl_unsure(rc, a)) {
 		reversal_item(s, r, 0);
 		r->note = (struct rcp_text){"No cash was paid out; the withdrawal has been cancelled.",
 		                            "មិនមានប្រាក់ចេញទេ ការដកប្រាក់ត្រូវបានលុបចោល។"};

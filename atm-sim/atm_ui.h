@@ -14,7 +14,7 @@
  *
  * Cash comes out of simulated cassettes (cassette.h): an amount they cannot
  * pay is refused before anything is sent; a withdrawal the ATM cannot
- * trust (ar_unsure: no answer, or an approval whose MAC fails) pays
+ * trust (tl_unsure: no answer, or an approval whose MAC fails) pays
  * nothing and is reversed, repeated as 0421 until acknowledged; a jam
  * after an approval pays part and sends a partial reversal (DE 95).
  *

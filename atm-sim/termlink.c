@@ -560,6 +560,22 @@ int tl_exchange(tl_term *t, struct iso_msg *req, bool mac, struct tl_answer *a)
 	return 0;
 }
 
+int tl_exchange_repeat(tl_term *t, struct iso_msg *req, unsigned repeats, struct tl_answer *a)
+{
+	int rc = tl_exchange(t, req, true, a);
+	for (unsigned i = 0; i < repeats && rc == TL_ERR_TIMEOUT; i++) {
+		req->mti[3] = '1';
+		rc = tl_exchange(t, req, true, a);
+	}
+	return rc;
+}
+
+bool tl_unsure(int rc, const struct tl_answer *a)
+{
+	return rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a->rc, "00") == 0 &&
+	                                (a->mac == TL_MAC_BAD || a->mac == TL_MAC_MISSING));
+}
+
 const struct iso_msg *tl_last_answer(const tl_term *t)
 {
 	return t->has_ans ? &t->ans : NULL;
@@ -760,9 +776,12 @@ int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answe
 		return fail(t, rc, "%s", why);
 	next_stan(t, stan);
 	t->last = r;
-	rc = send_req(t, &r, "0420", a);
-	for (unsigned i = 0; i < repeats && rc == TL_ERR_TIMEOUT; i++)
-		rc = send_req(t, &r, "0421", a);
+	struct iso_msg m;
+	if (tlq_build(&t->id, &r, "0420", &m) != 0)
+		rc = fail(t, TL_ERR_ENCODE, "cannot build the 0420 request");
+	else
+		rc = tl_exchange_repeat(t, &m, repeats, a);
+	pc_wipe(&m, sizeof m);
 	pc_wipe(&r, sizeof r);
 	return rc;
 }

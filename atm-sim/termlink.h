@@ -212,7 +212,8 @@ uint64_t tl_last_amount(const tl_term *t);
  * RRN and DE 38, DE 90 with the original's MTI, STAN, DE 7 and DE 32; DE 95
  * with `dispensed` when 0 < dispensed < the original amount (partial
  * dispense). Without an answer it is repeated as 0421 (same STAN and DE 7)
- * up to `repeats` times. The reversal becomes the request tl_repeat sends.
+ * up to `repeats` times (tl_exchange_repeat). The reversal becomes the
+ * request tl_repeat sends.
  * Errors: TL_ERR_NO_ORIGINAL, TL_ERR_ARG (dispensed over the amount), the
  * exchange errors (TL_ERR_TIMEOUT when no try was answered). */
 int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answer *a);
@@ -223,6 +224,28 @@ int tl_reverse(tl_term *t, uint64_t dispensed, unsigned repeats, struct tl_answe
  * MAC is checked. Errors: TL_ERR_CLOSED, TL_ERR_ENCODE, TL_ERR_IO,
  * TL_ERR_TIMEOUT, TL_ERR_FRAME, TL_ERR_DECODE. */
 int tl_exchange(tl_term *t, struct iso_msg *req, bool mac, struct tl_answer *a);
+
+/* How many times a terminal repeats a message it must get acknowledged
+ * (a reversal, a void, an advice, a batch) when no answer comes. */
+#define TL_REPEATS 3
+
+/* A message that must be acknowledged (0400, 0420, 0220, 0500): exchanged
+ * MACed as tl_exchange does, and while no answer comes in time, sent again
+ * as its repeat (last MTI digit 1: 0401, 0421, 0221, 0501) with the same
+ * STAN, DE 7 and content, up to `repeats` times (WIRE.md "repeats": the
+ * switch answers a repeat as the original and posts nothing twice). `req`
+ * ends with the last transmission's MTI; `a` as tl_exchange (a->sends
+ * counts every transmission). Errors: those of tl_exchange;
+ * TL_ERR_TIMEOUT when no transmission was answered. */
+int tl_exchange_repeat(tl_term *t, struct iso_msg *req, unsigned repeats, struct tl_answer *a);
+
+/* Whether a terminal must treat a financial request that moves money (a
+ * cash withdrawal; a POS purchase, cash-back, pre-authorisation or refund)
+ * as not done and reverse it in full: no answer in time (rc
+ * TL_ERR_TIMEOUT), or an approval whose MAC is missing or wrong. A
+ * decline, or an answer that is not an approval, leaves nothing to undo;
+ * a lost connection is the switch's to reverse (docs/switchd.md). */
+bool tl_unsure(int rc, const struct tl_answer *a);
 
 /* The answer of the last exchange, decoded; valid until the next call
  * that talks to the switch. NULL when there was none. */

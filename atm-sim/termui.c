@@ -131,6 +131,21 @@ void tu_receipt_answer(tl_term *t, const struct tu_out *o, const char *what, int
 	r->rrn = rrn;
 }
 
+void tu_reversal_item(tl_term *t, const struct tu_out *o, int rc, const struct tl_answer *rev,
+                      struct rcp_receipt *r)
+{
+	char what[40];
+	if (rc == 0)
+		snprintf(what, sizeof what, "%s answered %s", rev->sent_mti, rev->rc[0] ? rev->rc : "-");
+	else if (rc == TL_ERR_TIMEOUT)
+		snprintf(what, sizeof what, "unacknowledged (%u sent)", rev->sends);
+	else
+		snprintf(what, sizeof what, "not sent");
+	char outcome[12];
+	tu_judge(t, o, "reversal", rc, rev, outcome);
+	rcp_add_item(r, "Reversal", "ការបង្វិលប្រាក់វិញ", what);
+}
+
 void tu_print(const struct tu_out *o, const struct rcp_receipt *r)
 {
 	char buf[8192];

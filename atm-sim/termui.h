@@ -92,6 +92,14 @@ void tu_receipt_answer(tl_term *t, const struct tu_out *o, const char *what, int
                        const struct tl_answer *a, struct rcp_receipt *r, char outcome[12],
                        char rrn[13]);
 
+/* The reversal a terminal sent for a transaction it could not trust
+ * (tl_unsure), from `rc` and `rev` of the reversal call: judged (a result
+ * line on stderr when tracing) and added to the receipt as an item
+ * "Reversal": "0421 answered 00", "unacknowledged (4 sent)" or "not
+ * sent". */
+void tu_reversal_item(tl_term *t, const struct tu_out *o, int rc, const struct tl_answer *rev,
+                      struct rcp_receipt *r);
+
 /* Formats the receipt onto the screen and appends it to the receipts file. */
 void tu_print(const struct tu_out *o, const struct rcp_receipt *r);
 

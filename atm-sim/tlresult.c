@@ -107,6 +107,17 @@ void tlr_judge(struct tlr_line *l, int rc, const struct tl_answer *a, const char
 		tlr_add(l, " skipped=%u", a->skipped);
 }
 
+void tlr_reversal(struct tlr_line *l, int rc, const struct tl_answer *rev, const char *reason)
+{
+	if (rc == 0)
+		tlr_add(l, " reversal=%s/%s sends=%u", rev->sent_mti, rev->rc[0] ? rev->rc : "none",
+		        rev->sends);
+	else if (rc == TL_ERR_TIMEOUT)
+		tlr_add(l, " reversal=unacknowledged sends=%u", rev->sends);
+	else
+		tlr_add(l, " reversal=failed reason=\"%s\"", reason);
+}
+
 bool tlr_outcome_valid(const char *s)
 {
 	static const char *const words[] = {"timeout", "macfail", "closed", "keyfail", "error"};

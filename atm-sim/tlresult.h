@@ -43,6 +43,12 @@ void tlr_pan(struct tlr_line *l, const char *pan);
  * anything else error (a local error). */
 void tlr_judge(struct tlr_line *l, int rc, const struct tl_answer *a, const char *reason);
 
+/* What became of the reversal a terminal sent for a request it could not
+ * trust (tl_unsure): `rc` and `rev` of the reversal call.
+ * " reversal=0421/00 sends=2" when answered, " reversal=unacknowledged
+ * sends=4" when no try was, " reversal=failed reason=\"...\"" otherwise. */
+void tlr_reversal(struct tlr_line *l, int rc, const struct tl_answer *rev, const char *reason);
+
 /* Whether a word is an outcome a step can expect: 2 letters or digits (a
  * response code), timeout, macfail, closed, keyfail, error. */
 bool tlr_outcome_valid(const char *s);

@@ -35,6 +35,13 @@ static void sale_step(tl_term *t, pt_term *p, const struct ps_step *st, struct t
 	else if (s.pin)
 		tlr_add(l, " pin=tpk");
 	tlr_judge(l, rc, &a, pt_reason(p));
+	/* A real POS that cannot trust the outcome (no answer, or an approval
+	 * whose MAC fails) has not completed the sale: it reverses it. */
+	if (tl_unsure(rc, &a)) {
+		struct tl_answer rev;
+		rc = pt_reverse(p, &rev);
+		tlr_reversal(l, rc, &rev, pt_reason(p));
+	}
 }
 
 /* " debits=N/AMOUNT ..." of the totals a batch sends. */
@@ -98,6 +105,8 @@ static void message_step(tl_term *t, pt_term *p, const struct ps_step *st, struc
 	tlr_judge(l, rc, &a, reason ? reason : tl_reason(t));
 	if (st->op == PS_KEYCHANGE && rc == 0 && strcmp(a.rc, "00") == 0)
 		tlr_add(l, " keys=new");
+	if (a.sends > 1) /* a completion, void or batch repeated for want of an answer */
+		tlr_add(l, " sends=%u", a.sends);
 }
 
 static void sleep_ms(unsigned ms)

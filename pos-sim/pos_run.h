@@ -1,6 +1,10 @@
 /*
  * pos_run: runs a parsed script (pos_script.h) against the switch through
- * a POS terminal (pos_txn.h).
+ * a POS terminal (pos_txn.h), behaving as a POS: a sale (purchase,
+ * cash-back, pre-authorisation, refund) that gets no answer in time, or an
+ * approval whose MAC fails (tl_unsure), is reversed with a 0420 (repeated
+ * as 0421 until acknowledged); a completion, void or batch without an
+ * answer is repeated (pos_txn.h).
  *
  * Prints one result line per step on `out` (docs/pos-sim.md "Output"),
  * then one line per failed expectation and a summary. PANs are masked

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum req_kind { R_NONE, R_SALE, R_COMPLETION, R_VOID };
+enum req_kind { R_NONE, R_SALE, R_COMPLETION, R_VOID, R_REVERSAL };
 
 /* A request as the terminal remembers it, to repeat it or follow it up. */
 struct req {
@@ -23,7 +23,7 @@ struct req {
 	char de48[160];              /* private tags; may hold a CVV2: wiped with the request */
 	size_t de48len;
 	char ksn[25];
-	char approval[7];            /* sales: the answer's DE 38; follow-ups: the original's */
+	char approval[7];            /* sales: the answer's DE 38, trusted or not; follow-ups: the original's */
 	char orig_mti[5], orig_stan[7], orig_de7[11];
 	bool approved;               /* counted already */
 };
@@ -145,7 +145,7 @@ static int build(const pt_term *p, const struct req *r, const char *mti, struct 
 		memcpy(b.currency, r->currency, 4);
 		rc |= tlf_amount_group(&b, de54) != 0 || set_s(m, 54, de54);
 	}
-	if (r->kind == R_COMPLETION || r->kind == R_VOID) {
+	if (r->kind != R_SALE) {
 		char acq[12], de90[43];
 		rc |= iso_get(m, 32, acq, sizeof acq) < 0 ||
 		      tlf_de90(r->orig_mti, r->orig_stan, r->orig_de7, acq, NULL, de90) != 0 ||
@@ -197,35 +197,46 @@ static void approved(pt_term *p, struct req *r, const struct tl_answer *a)
 		if (same_original(r, &p->sale))
 			p->sale.kind = R_NONE;
 		break;
+	case R_REVERSAL:
+		/* Its original was never counted: the terminal did not see it
+		 * approved (pt_reverse). */
+		break;
 	case R_NONE:
 		break;
 	}
 }
 
-/* Builds r's message with `mti` and exchanges it, MACed. */
-static int send_req(pt_term *p, struct req *r, const char *mti, struct tl_answer *a)
+/* Builds r's message with `mti` and exchanges it, MACed; without an
+ * answer it is repeated up to `repeats` times (tl_exchange_repeat). */
+static int send_req(pt_term *p, struct req *r, const char *mti, unsigned repeats,
+                    struct tl_answer *a)
 {
 	struct iso_msg m;
 	int rc = build(p, r, mti, &m);
 	if (rc != 0)
 		return fail(p, rc, "cannot build the %s request", mti);
-	rc = tl_exchange(p->t, &m, true, a);
+	rc = tl_exchange_repeat(p->t, &m, repeats, a);
 	pc_wipe(&m, sizeof m);
 	if (rc != 0)
 		return fail(p, rc, "%s", tl_reason(p->t));
 	if (strcmp(a->rc, "00") == 0 && a->mac != TL_MAC_BAD && a->mac != TL_MAC_MISSING)
 		approved(p, r, a);
+	else if (r->kind == R_SALE)
+		snprintf(r->approval, sizeof r->approval, "%s", a->approval); /* for its reversal */
 	return 0;
 }
 
 /* Makes r (stamped) the request to repeat, wiping the one before and r,
- * and sends it. */
+ * and sends it. A sale goes once (pt_reverse follows up one that gets no
+ * answer); a completion, void or reversal must be acknowledged, and is
+ * repeated (WIRE.md: 0221, 0401, 0421) until it is, TL_REPEATS times at
+ * most. */
 static int send_new(pt_term *p, struct req *r, struct tl_answer *a)
 {
 	pc_wipe(&p->last, sizeof p->last);
 	p->last = *r;
 	pc_wipe(r, sizeof *r);
-	return send_req(p, &p->last, p->last.mti, a);
+	return send_req(p, &p->last, p->last.mti, p->last.kind == R_SALE ? 0 : TL_REPEATS, a);
 }
 
 static int add_tag(pt_term *p, struct req *r, const char *tag, const char *value)
@@ -320,13 +331,14 @@ int pt_sale(pt_term *p, const struct pt_sale *s, struct tl_answer *a)
 	return rc;
 }
 
-/* A completion or void of `orig`: its card, codes and RRN, DE 90 to it. */
+/* A completion, void or reversal of `orig`: its card, codes and RRN, DE
+ * 90 to it; no track 2, PIN block or DE 48 tags. */
 static int follow_up(pt_term *p, enum req_kind kind, const struct req *orig, uint64_t amount,
                      struct tl_answer *a)
 {
 	struct req r = *orig;
 	r.kind = kind;
-	strcpy(r.mti, kind == R_COMPLETION ? "0220" : "0400");
+	strcpy(r.mti, kind == R_COMPLETION ? "0220" : kind == R_VOID ? "0400" : "0420");
 	strcpy(r.orig_mti, orig->mti);
 	strcpy(r.orig_stan, orig->st.stan);
 	strcpy(r.orig_de7, orig->st.de7);
@@ -361,6 +373,14 @@ int pt_void(pt_term *p, struct tl_answer *a)
 	return follow_up(p, R_VOID, &p->sale, p->sale.amount, a);
 }
 
+int pt_reverse(pt_term *p, struct tl_answer *a)
+{
+	memset(a, 0, sizeof *a);
+	if (p->last.kind != R_SALE || p->last.approved)
+		return fail(p, TL_ERR_NO_ORIGINAL, "no unanswered sale to reverse");
+	return follow_up(p, R_REVERSAL, &p->last, p->last.amount, a);
+}
+
 int pt_repeat(pt_term *p, struct tl_answer *a)
 {
 	memset(a, 0, sizeof *a);
@@ -369,7 +389,7 @@ int pt_repeat(pt_term *p, struct tl_answer *a)
 	char mti[5];
 	memcpy(mti, p->last.mti, 5);
 	mti[3] = '1';
-	return send_req(p, &p->last, mti, a);
+	return send_req(p, &p->last, mti, 0, a);
 }
 
 int pt_batch(pt_term *p, const char *currency, struct tl_answer *a)
@@ -394,7 +414,7 @@ int pt_batch(pt_term *p, const char *currency, struct tl_answer *a)
 	iso_unset(&m, 18); /* a reconciliation has no merchant type */
 	if (rc != 0)
 		return fail(p, TL_ERR_ENCODE, "cannot build the 0500 request");
-	rc = tl_exchange(p->t, &m, true, a);
+	rc = tl_exchange_repeat(p->t, &m, TL_REPEATS, a);
 	if (rc != 0)
 		return fail(p, rc, "%s", tl_reason(p->t));
 	if (strcmp(a->rc, "00") == 0 && a->mac != TL_MAC_BAD && a->mac != TL_MAC_MISSING) {

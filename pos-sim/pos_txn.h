@@ -4,12 +4,19 @@
  * pre-authorisations and their completions, refunds, voids, repeats, and
  * the session's batch totals for the reconciliation (0500).
  *
- * The terminal remembers the last request (for a repeat), the last approved
- * pre-authorisation not yet completed (for a completion) and the last
- * approved purchase not yet voided (for a void). An approval counts in the
- * batch totals once, when it first arrives (the original's answer or a
- * repeat's). "Approved" means DE 39 00 with a good MAC when the request was
- * MACed.
+ * The terminal remembers the last request (for a repeat or a reversal),
+ * the last approved pre-authorisation not yet completed (for a completion)
+ * and the last approved purchase not yet voided (for a void). An approval
+ * counts in the batch totals once, when it first arrives (the original's
+ * answer or a repeat's). "Approved" means DE 39 00 with a good MAC when the
+ * request was MACed.
+ *
+ * No answer (docs/pos-sim.md "When no answer comes"): a sale is sent once;
+ * the caller reverses one it cannot trust (tl_unsure) with pt_reverse. A
+ * completion, a void, a reversal and a batch must be acknowledged: without
+ * an answer in time each is repeated (0221, 0401, 0421, 0501: same STAN,
+ * DE 7 and content) up to TL_REPEATS times (tl_exchange_repeat); the
+ * answer's sent_mti and sends say how far it went.
  *
  * PIN blocks: under the TPK of the last key change (ISO 9564 format 0, DE
  * 52), or from a DUKPT PIN pad (pos_pinpad.h): TDES, DE 52 and DE 48 tag KS;
@@ -71,9 +78,19 @@ int pt_sale(pt_term *p, const struct pt_sale *s, struct tl_answer *a);
 int pt_complete(pt_term *p, uint64_t amount, struct tl_answer *a);
 /* 0400 voiding the last approved purchase (or cash-back) in full. */
 int pt_void(pt_term *p, struct tl_answer *a);
-/* The last 0100, 0200, 0220 or 0400 again as 0101, 0201, 0221, 0401:
- * same STAN, DE 7 and content (PIN block and KSN included), MAC
- * recomputed. */
+/* 0420 reversing the last request in full, when it is a sale (0100 or
+ * 0200) the terminal did not see approved: no answer, or an approval whose
+ * MAC failed (tl_unsure). A new STAN and DE 7; the sale's DE 2, 3, 4, 14,
+ * 22, 25, 37 (its RRN), 38 (when its answer had one), 49 and 54; DE 90 to
+ * it; no DE 95 (nothing kept), no track 2, PIN block or DE 48. Repeated as
+ * 0421 without an answer; it becomes the request pt_repeat sends. Neither
+ * the sale nor its reversal counts in the batch totals. Errors:
+ * TL_ERR_NO_ORIGINAL (the last request is not such a sale), the
+ * exchange's (TL_ERR_TIMEOUT: no transmission was answered). */
+int pt_reverse(pt_term *p, struct tl_answer *a);
+/* The last 0100, 0200, 0220, 0400 or 0420 again as 0101, 0201, 0221,
+ * 0401, 0421, once: same STAN, DE 7 and content (PIN block and KSN
+ * included), MAC recomputed. */
 int pt_repeat(pt_term *p, struct tl_answer *a);
 /* 0500 with the totals of `currency` (DE 50); an approval starts a new
  * batch for that currency. */

@@ -233,6 +233,22 @@ static void remember(struct last *l, const struct cf_card *card, uint64_t amount
 	memcpy(l->currency, currency, 4);
 }
 
+/* A sale the POS cannot trust (no answer, or an approval whose MAC
+ * fails) is not completed: it is reversed, and the receipts say so. */
+static void reverse_sale(struct sess *s, enum pu_txn k, struct rcp_receipt *r)
+{
+	struct tl_answer rev;
+	int rc = pt_reverse(s->p, &rev);
+	tu_reversal_item(s->t, &s->tu, rc, &rev, r);
+	static const struct rcp_text refund = {
+		"The refund has been reversed: nothing is credited to the card.",
+		"ការសងប្រាក់វិញត្រូវបានបង្វិលវិញ៖ មិនបញ្ចូលប្រាក់ទៅកាតទេ។"};
+	static const struct rcp_text other = {
+		"The transaction has been reversed: nothing is charged to the card.",
+		"ប្រតិបត្តិការត្រូវបានបង្វិលវិញ៖ មិនគិតប្រាក់ពីកាតទេ។"};
+	r->note = k == PU_REFUND ? refund : other;
+}
+
 static void sale(struct sess *s, enum pu_txn k)
 {
 	struct pt_sale ps = {.amount = 0};
@@ -290,6 +306,8 @@ static void sale(struct sess *s, enum pu_txn k)
 		remember(&s->preauth, card, ps.amount, s->o->currency);
 	else if (tu_approved(rc, &a) && k != PU_REFUND)
 		remember(&s->sale, card, ps.amount + ps.cashback, s->o->currency);
+	else if (tl_unsure(rc, &a))
+		reverse_sale(s, k, &r);
 	print_copies(s, &r);
 }
 

@@ -2,6 +2,7 @@
 #include "peer.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,7 +60,7 @@ static void *peer_main(void *arg)
 	struct peer *p = arg;
 	int fd = accept(p->lfd, NULL, NULL);
 	uint8_t hdr[2], buf[1024];
-	while (fd >= 0 && p->n < 8 && read_full(fd, hdr, 2)) {
+	while (fd >= 0 && p->n < PEER_MAX && read_full(fd, hdr, 2)) {
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		struct iso_msg m;
 		if (len > sizeof buf || !read_full(fd, buf, len) ||
@@ -68,6 +69,13 @@ static void *peer_main(void *arg)
 		unsigned i = p->n++;
 		memcpy(p->seen[i], m.mti, 4);
 		iso_get(&m, 11, p->stan[i], sizeof p->stan[i]);
+		if (iso_get(&m, 90, p->de90[i], sizeof p->de90[i]) < 0)
+			p->de90[i][0] = '\0';
+		char *f = p->fields[i];
+		size_t k = 0;
+		for (unsigned de = 2; de <= 128 && k < sizeof p->fields[i] - 5; de++)
+			if (de != 65 && iso_has(&m, de))
+				k += (size_t)snprintf(f + k, sizeof p->fields[i] - k, "%s%u", k ? "," : "", de);
 		if (p->act[i] == CLOSE)
 			break;
 		if (p->act[i] == UNRELATED_FIRST)
@@ -75,6 +83,9 @@ static void *peer_main(void *arg)
 		if (p->act[i] != SILENT)
 			answer(fd, &m, p->stan[i], p->act[i] == ANSWER_AMOUNTS);
 	}
+	/* Past the last scripted message: silent until the terminal hangs up. */
+	while (fd >= 0 && p->n == PEER_MAX && read(fd, buf, sizeof buf) > 0)
+		;
 	if (fd >= 0)
 		close(fd);
 	return NULL;

@@ -1,6 +1,7 @@
 /*
  * A scripted switch on loopback for the simulator tests: one thread accepts
- * one connection and treats the n-th message it receives as act[n] says.
+ * one connection and treats the n-th message it receives as act[n] says;
+ * past the last (PEER_MAX) it answers nothing.
  * Answers carry the request's MTI + 10, its DE 7, 41, 70, its STAN and
  * DE 39 00; cmocka assertions fail the test on any socket or codec error.
  */
@@ -19,12 +20,16 @@ enum peer_act {
 	ANSWER_AMOUNTS,  /* DE 28 D00000500, DE 54: ledger USD C 4980.00, available USD D 10.00 */
 };
 
+#define PEER_MAX 16
+
 struct peer {
 	int lfd;
 	unsigned port;
-	enum peer_act act[8]; /* what to do with the n-th message received */
-	char seen[8][5];      /* MTIs received */
-	char stan[8][7];
+	enum peer_act act[PEER_MAX]; /* what to do with the n-th message received */
+	char seen[PEER_MAX][5];      /* MTIs received */
+	char stan[PEER_MAX][7];
+	char de90[PEER_MAX][43];     /* "" when absent */
+	char fields[PEER_MAX][200];  /* the data elements present: "2,3,4,7,..." */
 	unsigned n;
 };
 

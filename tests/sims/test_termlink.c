@@ -223,6 +223,27 @@ static void t_link_timeout_reversal(void **state)
 	peer_stop(&p, th, t);
 }
 
+/* What a terminal must reverse (tl_unsure): no answer, or an approval
+ * whose MAC fails; not a decline (even with a bad MAC), a good approval,
+ * an unMACed one, or a lost connection (the switch reverses that). */
+static void t_unsure(void **state)
+{
+	(void)state;
+	struct tl_answer a = {.rc = "00", .mac = TL_MAC_OK};
+	assert_false(tl_unsure(0, &a));
+	a.mac = TL_MAC_NONE;
+	assert_false(tl_unsure(0, &a));
+	a.mac = TL_MAC_BAD;
+	assert_true(tl_unsure(0, &a));
+	a.mac = TL_MAC_MISSING;
+	assert_true(tl_unsure(0, &a));
+	strcpy(a.rc, "51");
+	assert_false(tl_unsure(0, &a));
+	assert_true(tl_unsure(TL_ERR_TIMEOUT, &a));
+	assert_false(tl_unsure(TL_ERR_CLOSED, &a));
+	assert_false(tl_unsure(TL_ERR_ARG, &a));
+}
+
 static void t_link_wait_close(void **state)
 {
 	(void)state;
@@ -269,6 +290,7 @@ int main(void)
 		cmocka_unit_test(t_mac_verify),     cmocka_unit_test(t_keys_from_de48),
 		cmocka_unit_test(t_link_matching),  cmocka_unit_test(t_link_timeout_reversal),
 		cmocka_unit_test(t_link_wait_close), cmocka_unit_test(t_config),
+		cmocka_unit_test(t_unsure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
