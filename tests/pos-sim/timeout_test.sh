@@ -55,6 +55,7 @@ keychange expect=00
 sleep 500
 purchase visa-business 33.00 expect=timeout   # switchd paused: no answer, reversed
 echo expect=00                                # the link still works
+batch expect=00                               # neither the sale nor its 0420 counts, on either side
 EOF2
 pos --stan 100 --script "$TMP/day.txt" >"$TMP/out1" 2>"$TMP/trace1" & pid=$!
 wait_for '^L2 +keychange .* rc=00 ' "$TMP/out1"
