@@ -1,4 +1,6 @@
--- A reversal (0400/0420) that arrives after the clearing file posted its
+-- reverse() as in 006 with two changes.
+--
+-- 1. A reversal (0400/0420) that arrives after the clearing file posted its
 -- transaction (issue 6: "a late reversal after clearing is refunded"):
 -- reverse() as in 006, with one more case where the hold is no longer
 -- active. When a clearing record matched the authorisation and posted it,
@@ -7,7 +9,11 @@
 -- (rule cleared_refunded); the bank recovers it from the acquirer. A
 -- clearing reversal of that presentment arriving later would refund twice:
 -- clearing_import() sends it to the exceptions queue instead
--- (refunded_by_terminal_reversal, below).
+-- (refunded_by_terminal_reversal, in 017).
+--
+-- 2. A partial dispense at another bank's ATM keeps the product's fee on
+-- the amount dispensed, at its minimum (PRODUCTS.md: 2%, minimum 5.00), not
+-- a proportional share of the original fee that could fall below it.
 
 CREATE OR REPLACE FUNCTION reverse(
   p_acquirer_id text, p_terminal_id text,
@@ -26,6 +32,7 @@ DECLARE
   v_back bigint := 0;      -- principal given back, txn currency
   v_back_acct bigint := 0;
   v_fee_back bigint := 0;
+  v_kept_fee bigint;
   v_conv_back bigint := 0;
   v_code text := '00';
   v_rule text;
@@ -59,6 +66,22 @@ BEGIN
       -- The undispensed part and its share of each fee come back.
       v_back_acct := (o.amount_acct * v_back) / o.amount_txn;
       v_fee_back  := (o.fee * v_back) / o.amount_txn;
+      -- A partial dispense at another bank's ATM: the fee the cardholder
+      -- keeps paying is the product's fee on what was dispensed (2%, at
+      -- least 5.00: PRODUCTS.md), never more than was charged; the rest
+      -- comes back, less what earlier reversals of it gave back already.
+      IF p_replacement > 0 AND o.txn_type = 'cash' AND NOT o.own_terminal AND o.fee > 0 THEN
+        SELECT least(o.fee, greatest(bp_of((o.amount_acct * p_replacement) / o.amount_txn, pv.fee_foreign_cash_bp),
+                                     usd_figure_in(pv.fee_foreign_cash_min, o.currency_acct,
+                                                   (SELECT khr_per_usd_reference FROM bank_settings))))
+          INTO v_kept_fee FROM product_versions pv WHERE pv.id = o.fee_version_id;
+        IF FOUND THEN
+          v_fee_back := greatest(o.fee - v_kept_fee
+                                 - (SELECT coalesce(sum(x.fee), 0) FROM auth_log x
+                                     WHERE x.original_auth_id = o.id AND x.msg_class = 'reversal'
+                                       AND x.response_code = '00'), 0);
+        END IF;
+      END IF;
       v_conv_back := (o.fee_conversion * v_back) / o.amount_txn;
       IF o.hold_id IS NOT NULL THEN
         SELECT * INTO h FROM holds WHERE id = o.hold_id FOR UPDATE;
