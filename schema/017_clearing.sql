@@ -21,57 +21,63 @@
 --    doing so before any internal account.
 DROP TRIGGER journal_lines_apply ON journal_lines;
 DROP FUNCTION journal_line_apply();
-CREATE FUNCTION journal_lines_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  r record;
-  bad record;
-  n integer;
+DROP TRIGGER holds_apply ON holds;
+DROP FUNCTION hold_apply();
+
+-- Add p_deltas[i] to ledger_balance (p_held: held_amount) of account
+-- p_accounts[i], locking in the order given (the callers sort: customer
+-- accounts, then the bank's, each by id). Few accounts (an authorisation):
+-- one update each; many (a clearing file): lock them in that order, then
+-- one update.
+CREATE FUNCTION accounts_apply_deltas(p_accounts bigint[], p_deltas bigint[], p_held boolean)
+RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  SELECT n.account_id, n.currency INTO bad FROM new_lines n
-   WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = n.account_id AND a.currency = n.currency) LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'journal line currency % does not match account %', bad.currency, bad.account_id
-      USING ERRCODE = 'check_violation';
-  END IF;
-  SELECT count(DISTINCT account_id) INTO n FROM new_lines;
-  IF n <= 16 THEN
-    FOR r IN SELECT n.account_id, sum(n.amount) AS delta FROM new_lines n JOIN accounts a ON a.id = n.account_id
-              GROUP BY n.account_id, a.kind HAVING sum(n.amount) <> 0
-              ORDER BY a.kind = 'internal', n.account_id LOOP
-      UPDATE accounts SET ledger_balance = ledger_balance + r.delta WHERE id = r.account_id;
+  IF coalesce(cardinality(p_accounts), 0) <= 16 THEN
+    FOR i IN 1 .. coalesce(cardinality(p_accounts), 0) LOOP
+      IF p_held THEN
+        UPDATE accounts SET held_amount = held_amount + p_deltas[i] WHERE id = p_accounts[i];
+      ELSE
+        UPDATE accounts SET ledger_balance = ledger_balance + p_deltas[i] WHERE id = p_accounts[i];
+      END IF;
     END LOOP;
   ELSE
-    -- Many accounts (a clearing file): lock them in the same order, then
-    -- one update.
-    PERFORM 1 FROM accounts a WHERE a.id IN (SELECT account_id FROM new_lines)
-      ORDER BY a.kind = 'internal', a.id FOR NO KEY UPDATE;
-    UPDATE accounts a SET ledger_balance = a.ledger_balance + d.delta
-      FROM (SELECT account_id, sum(amount) AS delta FROM new_lines GROUP BY account_id) d
-     WHERE a.id = d.account_id AND d.delta <> 0;
+    PERFORM 1 FROM accounts a JOIN unnest(p_accounts) WITH ORDINALITY AS u(id, k) ON a.id = u.id
+      ORDER BY u.k FOR NO KEY UPDATE OF a;
+    UPDATE accounts a
+       SET held_amount = a.held_amount + CASE WHEN p_held THEN d.delta ELSE 0 END,
+           ledger_balance = a.ledger_balance + CASE WHEN p_held THEN 0 ELSE d.delta END
+      FROM unnest(p_accounts, p_deltas) AS d(account_id, delta) WHERE a.id = d.account_id;
   END IF;
+END $$;
+
+-- Lines: summed per account in one query that also finds a line whose
+-- currency is not its account's.
+CREATE FUNCTION journal_lines_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  acc bigint[];
+  del bigint[];
+  bad_account bigint;
+  bad_currency smallint;
+BEGIN
+  SELECT array_agg(g.account_id ORDER BY a.kind = 'internal', g.account_id) FILTER (WHERE g.delta <> 0),
+         array_agg(g.delta ORDER BY a.kind = 'internal', g.account_id) FILTER (WHERE g.delta <> 0),
+         min(g.account_id) FILTER (WHERE a.id IS NULL), min(g.currency) FILTER (WHERE a.id IS NULL)
+    INTO acc, del, bad_account, bad_currency
+    FROM (SELECT account_id, currency, sum(amount)::bigint AS delta FROM new_lines GROUP BY 1, 2) g
+    LEFT JOIN accounts a ON a.id = g.account_id AND a.currency = g.currency;
+  IF bad_account IS NOT NULL THEN
+    RAISE EXCEPTION 'journal line currency % does not match account %', bad_currency, bad_account
+      USING ERRCODE = 'check_violation';
+  END IF;
+  PERFORM accounts_apply_deltas(acc, del, false);
   RETURN NULL;
 END $$;
 CREATE TRIGGER journal_lines_apply AFTER INSERT ON journal_lines
   REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION journal_lines_apply();
 
-DROP TRIGGER holds_apply ON holds;
-DROP FUNCTION hold_apply();
--- A hold's active amount counts in held_amount. Each event sees only its own
--- transition tables, hence one trigger function per event; each sums the
--- change per account and holds_apply_deltas applies them in account order,
--- row by row when few, in one update when many.
-CREATE FUNCTION holds_apply_deltas(p_accounts bigint[], p_deltas bigint[]) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  IF coalesce(cardinality(p_accounts), 0) <= 16 THEN
-    FOR i IN 1 .. coalesce(cardinality(p_accounts), 0) LOOP
-      UPDATE accounts SET held_amount = held_amount + p_deltas[i] WHERE id = p_accounts[i];
-    END LOOP;
-  ELSE
-    PERFORM 1 FROM accounts WHERE id = ANY (p_accounts) ORDER BY id FOR NO KEY UPDATE;
-    UPDATE accounts a SET held_amount = a.held_amount + d.delta
-      FROM unnest(p_accounts, p_deltas) AS d(account_id, delta) WHERE a.id = d.account_id;
-  END IF;
-END $$;
+-- A hold's active amount counts in held_amount. Each event sees only its
+-- own transition tables, hence one trigger function per event, each summing
+-- the change per account (holds are on customer accounts: id order).
 CREATE FUNCTION holds_apply_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   acc bigint[];
@@ -80,7 +86,7 @@ BEGIN
   SELECT array_agg(account_id ORDER BY account_id), array_agg(delta ORDER BY account_id) INTO acc, del
     FROM (SELECT account_id, sum(amount)::bigint AS delta FROM new_holds WHERE status = 'active'
            GROUP BY account_id HAVING sum(amount) <> 0) d;
-  PERFORM holds_apply_deltas(acc, del);
+  PERFORM accounts_apply_deltas(acc, del, true);
   RETURN NULL;
 END $$;
 CREATE FUNCTION holds_apply_update() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -98,7 +104,7 @@ BEGIN
             UNION ALL
             SELECT account_id, -amount FROM old_holds WHERE status = 'active') x
            GROUP BY account_id HAVING sum(delta) <> 0) d;
-  PERFORM holds_apply_deltas(acc, del);
+  PERFORM accounts_apply_deltas(acc, del, true);
   RETURN NULL;
 END $$;
 CREATE FUNCTION holds_apply_delete() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -109,7 +115,7 @@ BEGIN
   SELECT array_agg(account_id ORDER BY account_id), array_agg(delta ORDER BY account_id) INTO acc, del
     FROM (SELECT account_id, -sum(amount)::bigint AS delta FROM old_holds WHERE status = 'active'
            GROUP BY account_id HAVING sum(amount) <> 0) d;
-  PERFORM holds_apply_deltas(acc, del);
+  PERFORM accounts_apply_deltas(acc, del, true);
   RETURN NULL;
 END $$;
 CREATE TRIGGER holds_apply_insert AFTER INSERT ON holds

@@ -104,15 +104,6 @@ BEGIN
             RETURNING id INTO v_entry;
           PERFORM post_transfer(v_entry, a.id, a.currency, v_back_acct,
                                 internal_account('scheme_settlement', o.currency_txn), o.currency_txn, -v_back);
-          IF v_fee_back > 0 THEN
-            PERFORM post_transfer(v_entry, a.id, a.currency, v_fee_back,
-                                  internal_account('fee_income', a.currency), a.currency, -v_fee_back, 'fee');
-          END IF;
-          IF v_conv_back > 0 THEN
-            PERFORM post_transfer(v_entry, a.id, a.currency, v_conv_back,
-                                  internal_account('fx_income', a.currency), a.currency, -v_conv_back,
-                                  'conversion_fee');
-          END IF;
           v_rule := 'cleared_refunded';
         ELSE
           v_rule := 'hold_already_closed';   -- expired: a late presentment will settle it
@@ -128,15 +119,17 @@ BEGIN
           PERFORM post_transfer(v_entry, a.id, a.currency, -v_back_acct,
                                 internal_account('scheme_settlement', o.currency_txn), o.currency_txn, v_back);
         END IF;
-        IF v_fee_back > 0 THEN
-          PERFORM post_transfer(v_entry, a.id, a.currency, v_fee_back,
-                                internal_account('fee_income', a.currency), a.currency, -v_fee_back, 'fee');
-        END IF;
-        IF v_conv_back > 0 THEN
-          PERFORM post_transfer(v_entry, a.id, a.currency, v_conv_back,
-                                internal_account('fx_income', a.currency), a.currency, -v_conv_back, 'conversion_fee');
-        END IF;
         v_rule := 'posting_reversed';
+      END IF;
+      -- Both postings (reversed at once, refunded after clearing) give the
+      -- fees' share back in the same entry.
+      IF v_entry IS NOT NULL AND v_fee_back > 0 THEN
+        PERFORM post_transfer(v_entry, a.id, a.currency, v_fee_back,
+                              internal_account('fee_income', a.currency), a.currency, -v_fee_back, 'fee');
+      END IF;
+      IF v_entry IS NOT NULL AND v_conv_back > 0 THEN
+        PERFORM post_transfer(v_entry, a.id, a.currency, v_conv_back,
+                              internal_account('fx_income', a.currency), a.currency, -v_conv_back, 'conversion_fee');
       END IF;
       UPDATE auth_log SET reversed_amount = reversed_amount + v_back WHERE id = o.id;
       IF o.channel IS NOT NULL THEN
