@@ -345,6 +345,16 @@ static int set_route(struct swcfg_route *r, const char *key, const char *value, 
 		return set_uint(&r->timeout_ms, value, 10, 60000, err, errlen);
 	if (!strcmp(key, "zpk"))
 		return STR(r->zpk);
+	if (!strcmp(key, "tls"))
+		return set_bool(&r->tls, value, err, errlen);
+	if (!strcmp(key, "tls_ca"))
+		return STR(r->tls_ca);
+	if (!strcmp(key, "tls_cert"))
+		return STR(r->tls_cert);
+	if (!strcmp(key, "tls_key"))
+		return STR(r->tls_key);
+	if (!strcmp(key, "tls_server_name"))
+		return STR(r->tls_server_name);
 	return fail(err, errlen, "unknown key '%s' in a route", key);
 }
 
@@ -483,6 +493,13 @@ int swcfg_check(const struct swcfg *c, char *err, size_t errlen)
 			return fail(err, errlen,
 			            "route %s: timeout_ms (%u) must be below [switch] txn_deadline_ms (%u)",
 			            r->name, r->timeout_ms, c->txn_deadline_ms);
+		if (r->tls && !r->tls_ca[0])
+			return fail(err, errlen, "route %s: tls needs tls_ca (the upstream's certificate is always verified)",
+			            r->name);
+		if (!r->tls && (r->tls_ca[0] || r->tls_cert[0] || r->tls_key[0] || r->tls_server_name[0]))
+			return fail(err, errlen, "route %s: tls_* settings without tls = yes", r->name);
+		if (!r->tls_cert[0] != !r->tls_key[0])
+			return fail(err, errlen, "route %s: tls_cert and tls_key go together", r->name);
 	}
 	if (c->hsm_tls && (!c->hsm_tls_cert[0] != !c->hsm_tls_key[0]))
 		return fail(err, errlen, "[hsm] tls_cert and tls_key go together");

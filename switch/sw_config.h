@@ -53,6 +53,10 @@ struct swcfg_route {
 	unsigned max_message;
 	unsigned timeout_ms;       /* the upstream's answer; less than txn_deadline_ms */
 	char zpk[82];              /* PIN blocks are translated to this ZPK (LMK form) */
+	bool tls;                  /* TLS 1.2+ to the upstream, its certificate verified */
+	char tls_ca[256];          /* required with tls: the CA(s) the upstream's certificate must chain to */
+	char tls_cert[256], tls_key[256]; /* our client certificate, when the upstream asks for one */
+	char tls_server_name[128]; /* SNI and the name checked in its certificate; default: the address's IP */
 };
 
 struct swcfg {

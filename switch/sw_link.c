@@ -9,7 +9,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "sw_log.h"
 #include "sw_metrics.h"
@@ -49,6 +53,8 @@ struct sw_link {
 	struct pend *bucket[BUCKETS];
 	struct pend *waiting;   /* reversals to send once the link is up */
 	unsigned nreversals;
+	SSL_CTX *tls;           /* [route] tls: client context, the upstream verified */
+	char last_fail[160];    /* the last reason it could not come up, logged once */
 };
 
 static void link_connect(struct sw_link *l);
@@ -359,6 +365,10 @@ static void answer_echo(struct sw_link *l, const struct iso_msg *req)
 
 static void on_message(struct sw_link *l, const uint8_t *buf, size_t len)
 {
+	/* The upstream talks: the link really is up (with TLS 1.3 a refused
+	 * client certificate shows only after the handshake "completed"). */
+	l->backoff_ms = 100;
+	l->last_fail[0] = '\0';
 	struct iso_msg m;
 	struct iso_error err;
 	if (iso_unpack(l->cfg.profile, buf, len, &m, &err) != 0) {
@@ -438,8 +448,13 @@ static void link_down(struct sw_link *l, const char *why)
 	}
 	bool was_up = l->up;
 	l->up = false;
-	if (was_up)
-		swlog(SWLOG_ERROR, 0, 0, "link", "route=%s down: %s", l->cfg.name, why);
+	if (was_up) {
+		/* The same reason again before the upstream ever answered: a
+		 * flapping link (say, our certificate refused), logged once. */
+		swlog(strcmp(why, l->last_fail) ? SWLOG_ERROR : SWLOG_DEBUG, 0, 0, "link", "route=%s down: %s",
+		      l->cfg.name, why);
+		snprintf(l->last_fail, sizeof l->last_fail, "%s", why);
+	}
 	for (unsigned b = 0; b < BUCKETS; b++) {
 		while (l->bucket[b]) {
 			struct pend *p = l->bucket[b];
@@ -469,9 +484,13 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct sw_link *l = arg;
 	if (what & BEV_EVENT_CONNECTED) {
 		l->up = true;
-		l->backoff_ms = 100;
-		swlog(SWLOG_INFO, 0, 0, "link", "route=%s up (%s:%u)", l->cfg.name, l->cfg.host,
-		      l->cfg.port);
+		if (!l->tls)
+			l->backoff_ms = 100; /* TLS: once the upstream answers (on_message) */
+		swlog(l->last_fail[0] && !strncmp(l->last_fail, "tls:", 4) ? SWLOG_DEBUG : SWLOG_INFO, 0, 0,
+		      "link", "route=%s up (%s:%u%s)", l->cfg.name, l->cfg.host, l->cfg.port,
+		      l->tls ? ", tls" : "");
+		if (!l->tls)
+			l->last_fail[0] = '\0';
 		struct pend *w = l->waiting;
 		l->waiting = NULL;
 		while (w) {
@@ -481,7 +500,33 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	}
-	link_down(l, what & BEV_EVENT_EOF ? "closed by the peer" : "connection error");
+	char why[160] = "connection error";
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof why, "closed by the peer");
+	if (l->tls) {
+		/* The certificate check's own verdict says most; else the
+		 * first error OpenSSL queued for this connection. */
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		const char *r = e ? ERR_reason_error_string(e) : NULL;
+		if (v != X509_V_OK)
+			snprintf(why, sizeof why, "tls: certificate verify failed: %s",
+			         X509_verify_cert_error_string(v));
+		else if (r)
+			snprintf(why, sizeof why, "tls: %s", r);
+		else if (!(what & BEV_EVENT_EOF))
+			snprintf(why, sizeof why, "tls: handshake failed");
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+	}
+	if (!l->up && strcmp(why, l->last_fail) != 0) {
+		/* Never came up: say why once, not at every retry. */
+		swlog(SWLOG_ERROR, 0, 0, "link", "route=%s cannot connect to %s:%u: %s", l->cfg.name,
+		      l->cfg.host, l->cfg.port, why);
+		snprintf(l->last_fail, sizeof l->last_fail, "%s", why);
+	}
+	link_down(l, why);
 }
 
 static void on_reconnect(evutil_socket_t fd, short what, void *arg)
@@ -496,15 +541,57 @@ static void link_connect(struct sw_link *l)
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->cfg.port)};
 	if (inet_pton(AF_INET, l->cfg.host, &sa.sin_addr) != 1)
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	l->bev = bufferevent_socket_new(l->sw->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (l->tls) {
+		SSL *ssl = SSL_new(l->tls);
+		const char *name = l->cfg.tls_server_name;
+		bool ok = ssl != NULL;
+		if (ok && name[0])
+			ok = SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
+		else if (ok) /* no name: the certificate must carry the address's IP */
+			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), l->cfg.host) == 1;
+		l->bev = ok ? bufferevent_openssl_socket_new(l->sw->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		                                             BEV_OPT_CLOSE_ON_FREE)
+		            : NULL;
+		if (!l->bev && ssl)
+			SSL_free(ssl);
+	} else {
+		l->bev = bufferevent_socket_new(l->sw->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (!l->bev) {
-		link_down(l, "out of memory");
+		link_down(l, "cannot set up the connection");
 		return;
 	}
 	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sa, sizeof sa) != 0)
 		link_down(l, "connect failed");
+}
+
+/* The client context of a [route] with tls: TLS 1.2 or later, the
+ * upstream's certificate verified against tls_ca (the name or IP is
+ * checked at each connection), our certificate when configured. */
+static SSL_CTX *link_tls(const struct swcfg_route *r, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	const char *what = "cannot create a TLS context";
+	if (ctx == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	what = "tls_ca cannot be read";
+	if (SSL_CTX_load_verify_locations(ctx, r->tls_ca, NULL) != 1)
+		goto fail;
+	what = "tls_cert / tls_key cannot be used";
+	if (r->tls_cert[0] && (SSL_CTX_use_certificate_chain_file(ctx, r->tls_cert) != 1 ||
+	                       SSL_CTX_use_PrivateKey_file(ctx, r->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	                       SSL_CTX_check_private_key(ctx) != 1))
+		goto fail;
+	return ctx;
+fail:
+	snprintf(err, errlen, "route %s: %s", r->name, what);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
 }
 
 int sw_links_start(struct sw *sw, char *err, size_t errlen)
@@ -523,6 +610,8 @@ int sw_links_start(struct sw *sw, char *err, size_t errlen)
 		l->next_stan = (unsigned)(time(NULL) % 999999);
 		l->reconnect = event_new(sw->base, -1, 0, on_reconnect, l);
 		sw->links[sw->nlinks++] = l;
+		if (l->cfg.tls && (l->tls = link_tls(&l->cfg, err, errlen)) == NULL)
+			return -1;
 		link_connect(l);
 	}
 	return 0;
@@ -547,6 +636,7 @@ void sw_links_free(struct sw *sw)
 		if (l->bev)
 			bufferevent_free(l->bev);
 		event_free(l->reconnect);
+		SSL_CTX_free(l->tls);
 		free(l);
 	}
 	sw->nlinks = 0;
