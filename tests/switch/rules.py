@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """The card-rules scenario runner (docs/testing.md), driven by rules_test.sh.
 
-A table (tests/switch/rules/atm.rules) holds sections: [name] starts from a
-fresh copy of the demo bank, [+name] continues on the database of the
-section before it (faster), touching no account of those sections, so that
-it sees the demo bank's balances as when it runs alone. A section is a list
-of rows, one case each:
+A table (tests/switch/rules/atm.rules, pos.rules) holds sections: [name]
+starts from a fresh copy of the demo bank, [+name] continues on the database
+of the section before it (faster), touching no account of those sections, so
+that it sees the demo bank's balances as when it runs alone. A section is a
+list of rows, one case each:
 
-  case | card | at | steps | rc | fee | ledger | avail | cash | rules
+  case | card | at | steps | rc | fee | ledger | avail | usage | rules
 
-Every row becomes one atm-sim session (sign-on, key change, the row's
-steps) at the row's terminal; the last step must get `rc` (atm-sim checks
-it, and for an approved withdrawal or balance inquiry also DE 28 = fee and
-DE 54 = ledger/avail); then the database must show the rest: the card's
-account balances, the card's cash usage today (daily_usage) and the rules
+Every row becomes one simulator session (sign-on, key change, the row's
+steps) at the row's terminal: pos-sim when its steps are a POS's (purchase,
+cashback, preauth, complete, refund, void, batch), atm-sim otherwise. The
+last step must get `rc` (the simulator checks it; atm-sim, for an approved
+withdrawal or balance inquiry, also DE 28 = fee and DE 54 = ledger/avail);
+then the database must show the rest: the card's account balances, the
+card's daily_usage today in the row's channel (cash for atm-sim rows,
+purchase for pos-sim rows; the table's column is named after it), the rules
 of the auth_log rows the row wrote, and the fee of the last of them.
 
   rules.py TABLE --list              the sections to run, one database a line
@@ -23,9 +26,10 @@ of the auth_log rows the row wrote, and the fee of the last of them.
 Environment: RULES_SECTION (--list gives that section alone), RULES_CASE
 (its section, rows up to this case), RULES_KNOWN_GAPS=run (run the KNOWN-GAP
 rows too, report whether they still fail); for --run also BIN, SRC, DB,
-SW_PORT, TMP (rules_test.sh sets them) and B_PORT (switchd B, for rows at
-`net`). Exit status: 0 all rows as expected, 1 a row or an
-invariant failed, 2 a bad table.
+SW_PORT, TMP (rules_test.sh sets them), HSM_PORT (for cvv2=right|wrong) and
+B_PORT (switchd B, for rows at `net`). Exit status: 0 all rows as expected,
+1 a row or an invariant failed, 2 a bad table, 3 RULES_SECTION or
+RULES_CASE names none of this table.
 """
 import json
 import os
@@ -34,20 +38,31 @@ import subprocess
 import sys
 import time
 
-COLUMNS = ["case", "card", "at", "steps", "rc", "fee", "ledger", "avail", "cash", "rules"]
+COLUMNS = ["case", "card", "at", "steps", "rc", "fee", "ledger", "avail", "usage", "rules"]
 
-# Where a row's messages come from: terminal (DE 41) and acquirer (DE 32).
+# Where a row's messages come from: terminal (DE 41), acquirer (DE 32), and
+# for a POS the merchant (DE 42) and its category (DE 18).
 AT = {
-    "own":   ("ATM00001", "00000000001"),  # the bank's ATM
-    "own2":  ("ATM00002", "00000000001"),
-    "other": ("OBATM001", "00000000002"),  # another bank's ATM, connected to our switch
-    "pos":   ("POS00001", "00000000001"),  # the bank's POS terminal
-    "spoof": ("ATM00001", "00000000002"),  # our ATM claiming another acquirer in DE 32
-    "net":   ("ATM00002", "00000000002"),  # another bank's ATM behind its own switchd B
+    "own":   ("ATM00001", "00000000001", None, None),  # the bank's ATM
+    "own2":  ("ATM00002", "00000000001", None, None),
+    "other": ("OBATM001", "00000000002", None, None),  # another bank's ATM, connected to our switch
+    "pos":   ("POS00001", "00000000001", "MER000000000001", "5411"),  # the bank's POS, a supermarket
+    "web":   ("WEB00001", "00000000001", "MER000000000004", "4899"),  # the subscription merchant's gateway
+    "opos":  ("OBPOS001", "00000000002", "OBMER0000000001", "5411"),  # another bank's POS on our switch
+    "spoof": ("ATM00001", "00000000002", None, None),  # our ATM claiming another acquirer in DE 32
+    "net":   ("ATM00002", "00000000002", None, None),  # another bank's ATM behind its own switchd B
 }
-ACTIONS = {"@block", "@unblock", "@lost", "@stolen", "@close", "@expired",
-           "@expiry-last-month", "@pin-reset", "@slow"}
+# action -> how many arguments it takes
+ACTIONS = {"@block": 0, "@unblock": 0, "@lost": 0, "@stolen": 0, "@close": 0, "@expired": 0,
+           "@expiry-last-month": 0, "@pin-reset": 0, "@slow": 0, "@stop-payment": 1}
+# A row is a pos-sim session when a step is one of these (docs/pos-sim.md),
+# an atm-sim session otherwise; the other simulator's own steps are refused.
+POS_STEPS = {"purchase", "cashback", "preauth", "complete", "refund", "void", "batch"}
+ATM_STEPS = {"withdraw", "balance", "pinchange", "cardless", "duplicate-mismatch", "reverse", "raw",
+             "expect-close"}
+CARD_STEPS = {"withdraw", "balance", "purchase", "cashback", "preauth", "refund"}  # the card goes after the verb
 CURRENCY = {840: "USD", 116: "KHR"}
+CHANNEL = {"atm": "cash", "pos": "purchase"}  # the daily_usage channel a row's usage column shows
 SLOW_TIMEOUT_MS = 700  # @slow: atm-sim waits this long for an answer
 END = "--rules-end--"     # marks the end of a query's output on the psql session
 
@@ -117,16 +132,24 @@ def check_row(row, where, cases):
     if not steps or not steps[-1] or steps[-1].startswith("@"):
         raise TableError(where + ": steps must end in a message step")
     for s in steps:
-        if s.startswith("@") and s not in ACTIONS:
-            raise TableError("%s: unknown action %s (%s)" % (where, s, ", ".join(sorted(ACTIONS))))
+        words = s.split()
+        if s.startswith("@") and (words[0] not in ACTIONS or len(words) != 1 + ACTIONS[words[0]]):
+            raise TableError("%s: unknown action or wrong arguments: %s (%s)" % (
+                where, s, ", ".join(a + " ARG" * n for a, n in sorted(ACTIONS.items()))))
+    verbs = {s.split()[0] for s in steps if not s.startswith("@")}
+    row["sim"] = "pos" if verbs & POS_STEPS else "atm"
+    if row["sim"] == "pos" and verbs & ATM_STEPS:
+        raise TableError("%s: atm-sim steps (%s) in a pos-sim row" % (where, ", ".join(sorted(verbs & ATM_STEPS))))
+    if row["sim"] == "pos" and not AT[row["at"]][2]:
+        raise TableError("%s: pos-sim steps at %s, which is not a POS" % (where, row["at"]))
     if not re.fullmatch(r"[0-9A-Z]{2}|timeout", row["rc"]):
         raise TableError("%s: rc %r" % (where, row["rc"]))
     for k in ("fee", "ledger", "avail"):
         if row[k] != "-" and not re.fullmatch(r"-?\d+\.\d\d", row[k]):
             raise TableError("%s: %s %r: want -, or an amount like 20.00" % (where, k, row[k]))
-    if row["cash"] != "-" and not re.fullmatch(r"\d+( (KHR|USD):\d+\.\d\d)*", row["cash"]):
-        raise TableError("%s: cash %r: want -, or COUNT [CUR:AMOUNT...]" % (where, row["cash"]))
-    if row["rules"] != "-" and not re.fullmatch(r"[a-z_]+(\*\d+)?(,[a-z_]+(\*\d+)?)*", row["rules"]):
+    if row["usage"] != "-" and not re.fullmatch(r"\d+( (KHR|USD):\d+\.\d\d)*", row["usage"]):
+        raise TableError("%s: usage %r: want -, or COUNT [CUR:AMOUNT...]" % (where, row["usage"]))
+    if row["rules"] != "-" and not re.fullmatch(r"[a-z0-9_]+(\*\d+)?(,[a-z0-9_]+(\*\d+)?)*", row["rules"]):
         raise TableError("%s: rules %r: want -, or rule[*N],..." % (where, row["rules"]))
 
 
@@ -145,10 +168,13 @@ class Runner:
         self.bin, self.src, self.db, self.tmp = env["BIN"], env["SRC"], env["DB"], env["TMP"]
         self.port = env["SW_PORT"]
         self.b_port = env.get("B_PORT", "")
+        self.hsm_port = env.get("HSM_PORT", "")
         self.stan = int(env.get("RULES_STAN", "1"))
         self.cards_file = os.path.join(self.tmp, "rules-cards.txt")
         self.tmk_file = os.path.join(self.tmp, "rules-tmks.txt")
         self.card_ids = {}
+        self.pans = {}      # card name -> PAN (for its CVV2)
+        self.cvv2s = {}     # card id -> its right CVV2
         self.currency = {}  # card id -> its account's currency
         self.has_pin_reset = None
         self.psql = None
@@ -194,6 +220,7 @@ class Runner:
                 cid = next((n for n in names if n.isdigit()), None)
                 for n in names:
                     self.card_ids[n] = cid
+                    self.pans[n] = p[1]
                 e = exp.get(cid, p[2])
                 out.append(" ".join([p[0], p[1], e, p[3], p[4]]))
                 wrong = "%02d%s" % ((int(e[:2]) + 1) % 100, e[2:])
@@ -218,7 +245,8 @@ class Runner:
         if r.returncode != 0:
             raise RuntimeError("switchctl %s: %s" % (" ".join(args), r.stderr.strip()))
 
-    def act(self, action, cid):
+    def act(self, step, cid):
+        action, args = step.split()[0], step.split()[1:]
         if action in ("@block", "@unblock", "@lost", "@stolen", "@close"):
             self.switchctl("card", action[1:], cid, "--reason", "rules test")
         elif action == "@expired":
@@ -235,6 +263,8 @@ class Runner:
                 self.switchctl("card", "pin-reset", cid)
             else:
                 self.sql("select card_pin_reset(%s, 'rules test')" % cid)
+        elif action == "@stop-payment":
+            self.switchctl("stop-payment", "add", cid, "--merchant", args[0], "--reason", "rules test")
         elif action == "@slow":
             return self.lock_account(cid)
         return None
@@ -274,21 +304,38 @@ class Runner:
 
     # ---- one row -----------------------------------------------------------
 
-    def state(self, cid, after_id):
+    def state(self, cid, after_id, channel="cash"):
         q = """select json_build_object(
           'ledger', a.ledger_balance, 'avail', account_available(a), 'cur', a.currency,
           'usage', (select json_agg(json_build_object('cur', u.currency, 'n', u.count, 'amt', u.amount))
-                      from daily_usage u, bank_settings s where u.card_id = c.id and u.channel = 'cash'
+                      from daily_usage u, bank_settings s where u.card_id = c.id and u.channel = '%s'
                        and u.business_day = (now() at time zone s.business_tz)::date),
           'log', (select json_agg(json_build_object('rule', l.rule, 'fee', l.fee + l.fee_conversion)
                                   order by l.id) from auth_log l where l.id > %d),
           'max', (select coalesce(max(id), 0) from auth_log))
           from (select 1) x left join cards c on c.id = %s left join accounts a on a.id = c.account_id""" % (
-            after_id, cid if cid else "NULL")
+            channel, after_id, cid if cid else "NULL")
         return json.loads(self.sql(q))
 
+    def cvv2(self, row, which):
+        """cvv2=right|wrong: the card's CVV2 from hsm-sim with the card's CVK
+        (service code 000, the card's expiry), or the next number."""
+        cid = self.card_id(row)
+        if cid not in self.cvv2s:
+            cvk, exp = self.sql("select k.key_lmk || ' ' || to_char(c.expiry, 'YYMM') from cards c"
+                                " join crypto_keys k on k.id = c.cvk_key_id where c.id = %s" % cid).split()
+            r = subprocess.run([os.path.join(self.bin, "hsmctl"), "--port", self.hsm_port, "cvv", "--cvk", cvk,
+                                "--pan", self.pans[row["card"]], "--expiry", exp, "--service-code", "000"],
+                               capture_output=True, text=True)
+            m = re.search(r"^cvv=(\d{3})$", r.stdout, re.M)
+            if not m:
+                raise RuntimeError("hsmctl cvv: %s" % (r.stderr.strip() or r.stdout.strip()))
+            self.cvv2s[cid] = m.group(1)
+        right = self.cvv2s[cid]
+        return right if which == "right" else "%03d" % ((int(right) + 1) % 1000)
+
     @staticmethod
-    def cash_text(usage):
+    def usage_text(usage):
         if usage is None:
             return "0"
         n = sum(u["n"] for u in usage)
@@ -297,8 +344,10 @@ class Runner:
         return " ".join([str(n)] + parts)
 
     def script(self, row, cur):
-        """The atm-sim script of a row: actions apart, the row's expectations
-        on its last step (amounts only where switchd sends DE 28/54)."""
+        """The simulator's script of a row: actions apart, the card after the
+        verbs that take one, cvv2=right|wrong made the card's, the row's
+        expectations on its last step (amounts only where switchd sends
+        DE 28/54)."""
         lines = ["signon expect=00", "keychange expect=00"]
         steps = [s.strip() for s in row["steps"].split(";") if not s.strip().startswith("@")]
         request = None
@@ -308,8 +357,10 @@ class Runner:
             if m:
                 s, times = m.group(1), int(m.group(2))
             words = s.split()
-            if words[0] in ("withdraw", "balance"):
+            if words[0] in CARD_STEPS:
                 words.insert(1, row["card"])
+            words = ["cvv2=" + self.cvv2(row, w[5:]) if w in ("cvv2=right", "cvv2=wrong") else w
+                     for w in words]
             if words[0] not in ("repeat", "duplicate-mismatch"):
                 request = words[0]  # what a repeat resends
             if i == len(steps) - 1:
@@ -336,7 +387,7 @@ class Runner:
             self.accounts[acct] = name
 
     def run_row(self, row):
-        """-> (list of failure texts, atm-sim output)"""
+        """-> (list of failure texts, the simulator's output)"""
         after_id = self.last_id
         cid = self.card_id(row)
         locker = None
@@ -352,16 +403,19 @@ class Runner:
         path = os.path.join(self.tmp, "rules-%s.txt" % row["case"])
         with open(path, "w") as f:
             f.write(text)
-        tid, acq = AT[row["at"]]
+        tid, acq, merchant, mcc = AT[row["at"]]
+        sim_name = row["sim"] + "-sim"
         port = self.port
         if row["at"] == "net":
             if not self.b_port:
                 raise TableError("line %d: rows at net need switchd B (rules_test.sh starts it "
                                  "for RULES_KNOWN_GAPS=run)" % row["line"])
             port = self.b_port
-        cmd = [os.path.join(self.bin, "atm-sim"), "--port", port, "--terminal", tid, "--acquirer", acq,
+        cmd = [os.path.join(self.bin, sim_name), "--port", port, "--terminal", tid, "--acquirer", acq,
                "--tmk-file", self.tmk_file, "--cards", self.cards_file, "--script", path,
                "--stan", str(self.stan), "--timeout", str(SLOW_TIMEOUT_MS if locker else 3000)]
+        if row["sim"] == "pos":
+            cmd += ["--merchant", merchant, "--mcc", mcc]
         self.stan = self.stan + text.count("\n") * 6 + 10  # room for repeats and reversals
         sim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         fails = []
@@ -373,23 +427,24 @@ class Runner:
         r = subprocess.CompletedProcess(cmd, sim.returncode, output, "")
         if r.returncode != 0:
             got = [ln for ln in r.stdout.splitlines() if ln.startswith("FAILED")]
-            fails.append("atm-sim exit %d: %s" % (r.returncode, "; ".join(got) or r.stdout.strip()[-300:]))
-        st = self.state(cid, after_id)
+            fails.append("%s exit %d: %s" % (sim_name, r.returncode, "; ".join(got) or r.stdout.strip()[-300:]))
+        channel = CHANNEL[row["sim"]]
+        st = self.state(cid, after_id, channel)
         # switchd writes the answers it gives itself (msg_class local) after
         # sending them, without waiting: give such a row a moment to land.
         for _ in range(40):
             if [e["rule"] for e in st["log"] or []] == expand_rules(row["rules"]):
                 break
             time.sleep(0.05)
-            st = self.state(cid, after_id)
+            st = self.state(cid, after_id, channel)
         log = st["log"] or []
         if cid:
             for k in ("ledger", "avail"):
                 if row[k] != "-" and major(st[k]) != row[k]:
                     fails.append("%s %s, expected %s" % (k, major(st[k]), row[k]))
-            cash = self.cash_text(st["usage"])
-            if row["cash"] != "-" and cash != row["cash"]:
-                fails.append("cash usage '%s', expected '%s'" % (cash, row["cash"]))
+            usage = self.usage_text(st["usage"])
+            if row["usage"] != "-" and usage != row["usage"]:
+                fails.append("%s usage '%s', expected '%s'" % (channel, usage, row["usage"]))
         if row["fee"] != "-":
             if not log:
                 fails.append("fee: no auth_log row written")
@@ -464,11 +519,11 @@ def main():
     if case:
         only = next((n for n, _, rows in sections if any(r["case"] == case for r in rows)), None)
         if only is None:
-            print("rules: no case %s" % case, file=sys.stderr)
-            return 2
+            print("rules: no case %s in %s" % (case, sys.argv[1]), file=sys.stderr)
+            return 3
     if only and only not in (n for n, _, _ in sections):
-        print("rules: no section %s" % only, file=sys.stderr)
-        return 2
+        print("rules: no section %s in %s" % (only, sys.argv[1]), file=sys.stderr)
+        return 3
     if sys.argv[2] == "--check":
         print("%d sections, %d rows, %d KNOWN-GAP" % (
             len(sections), sum(len(r) for _, _, r in sections),

@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# The bank's ATM card rules (PRODUCTS.md, authorise()) through the real
-# processes: atm-sim sessions against switchd with hsm-sim and PostgreSQL,
-# one per row of tests/switch/rules/atm.rules, the database checked after
-# each row and the ledger invariants after each section (docs/testing.md).
-#   rules_test.sh BUILD_BIN_DIR
+# The bank's card rules (PRODUCTS.md, authorise()) through the real
+# processes: atm-sim and pos-sim sessions against switchd with hsm-sim and
+# PostgreSQL, one per row of a table (tests/switch/rules/atm.rules, the ATM
+# rules; pos.rules, the point of sale), the database checked after each row
+# and the ledger invariants after each section (docs/testing.md).
+#   rules_test.sh BUILD_BIN_DIR [atm|pos|TABLE-FILE]     (atm by default)
 # RULES_SECTION=NAME runs one section, RULES_CASE=NAME one section up to that
-# case; RULES_KNOWN_GAPS=run also runs the rows marked KNOWN-GAP.
+# case (exit 77, skipped, when the table has no such section or case);
+# RULES_KNOWN_GAPS=run also runs the rows marked KNOWN-GAP.
 . "$(dirname "$0")/lib.sh"
-table=${RULES_TABLE:-$here/rules/atm.rules}
-python3 "$here/rules.py" "$table" --check >/dev/null || exit 2
+table=${2:-${RULES_TABLE:-atm}}
+case $table in atm | pos) table=$here/rules/$table.rules ;; esac
+rc=0
+python3 "$here/rules.py" "$table" --check >/dev/null || rc=$?
+[ $rc = 3 ] && { echo "skipped: RULES_SECTION / RULES_CASE not in $table"; exit 77; }
+[ $rc = 0 ] || exit 2
 sw_setup "$1"
 
-# Another bank's ATM driven by our switch (a shared ATM network): its owner
-# is the demo's "Other Bank" (DE 32 00000000002), its TMK a public test key.
-ob_tmk=FEDCBA987654321089ABCDEF01234567
-sql "INSERT INTO terminals (terminal_id, kind, institution_id, mcc, location)
-     SELECT 'OBATM001', 'atm', id, '6011', 'Other Bank ATM, Kampot' FROM institutions
-      WHERE acquirer_id = '00000000002'"
-echo "$ob_tmk" | "$BIN/switchctl" --db "dbname=$DB" terminal set-tmk OBATM001 --hsm "127.0.0.1:$HSM_PORT" \
-  >/dev/null 2>"$TMP/tmk.err" || fail "OBATM001 TMK: $(cat "$TMP/tmk.err")"
-{ cat "$src/schema/demo/terminal_tmks.txt"; echo "OBATM001  $ob_tmk"; } >"$TMP/rules-tmks.txt"
+# Terminals beyond the demo's, each with a public test key as its TMK:
+# another bank's ATM and POS driven by our switch (a shared network; their
+# owner is the demo's "Other Bank", DE 32 00000000002), and the e-commerce
+# gateway of the demo's subscription merchant (StreamFlix, MER000000000004).
+cp "$src/schema/demo/terminal_tmks.txt" "$TMP/rules-tmks.txt"
+add_terminal() { # TID KIND ACQUIRER MERCHANT-ID|'' MCC LOCATION TMK
+  sql "INSERT INTO terminals (terminal_id, kind, institution_id, merchant_id, mcc, location)
+       SELECT '$1', '$2', i.id, (SELECT id FROM merchants WHERE merchant_id = '$4'), '$5', '$6'
+         FROM institutions i WHERE i.acquirer_id = '$3'" >/dev/null
+  echo "$7" | "$BIN/switchctl" --db "dbname=$DB" terminal set-tmk "$1" --hsm "127.0.0.1:$HSM_PORT" \
+    >/dev/null 2>"$TMP/tmk.err" || fail "$1 TMK: $(cat "$TMP/tmk.err")"
+  echo "$1  $7" >>"$TMP/rules-tmks.txt"
+}
+add_terminal OBATM001 atm 00000000002 '' 6011 'Other Bank ATM, Kampot' FEDCBA987654321089ABCDEF01234567
+add_terminal OBPOS001 pos 00000000002 '' 5411 'Other Bank POS, Kep market' FEDCBA98765432100123456789ABCDEF
+add_terminal WEB00001 pos 00000000001 MER000000000004 4899 'StreamFlix web payments' 89ABCDEF01234567FEDCBA9876543210
 
 # Every group of sections ([name] and the [+name] after it) starts from this
 # state: the database as it is now, copied (CREATE DATABASE ... TEMPLATE) for
@@ -57,7 +70,9 @@ start_b() {
   B_PID=$!
   export B_PORT
 }
-route_ups() { grep -c 'route=us up' "$TMP/switchd-b.log" 2>/dev/null || true; }
+route_ups() { # (0 until switchd B has written its log)
+  if [ -f "$TMP/switchd-b.log" ]; then grep -c 'route=us up' "$TMP/switchd-b.log" || true; else echo 0; fi
+}
 wait_route() { # B's link to our switchd came up more than $1 times
   for _ in $(seq 60); do [ "$(route_ups)" -gt "$1" ] && return 0; sleep 0.1; done
   fail "switchd B's route to us not up"
@@ -66,7 +81,7 @@ wait_route() { # B's link to our switchd came up more than $1 times
 # The ZPK the two banks exchanged (under a ZMK, in life): the same LMK form
 # here, as both switches use this hsm-sim.
 NET_ZPK=$("$BIN/hsmctl" --port "$HSM_PORT" genkey zpk | awk -F= '$1 == "key" { print $2 }')
-export BIN SRC=$src TMP SW_PORT=${SW_PORT:-$(free_port)}
+export BIN SRC=$src TMP HSM_PORT SW_PORT=${SW_PORT:-$(free_port)}
 python3 "$here/rules.py" "$table" --list >"$TMP/sections" || exit 2
 mapfile -t sections <"$TMP/sections"
 [ ${#sections[@]} -gt 0 ] || fail "no section to run"
