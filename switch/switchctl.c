@@ -12,6 +12,7 @@
 #include "switchctl_common.h"
 #include "switchctl_db.h"
 #include "switchctl_pin.h"
+#include "switchctl_report.h"
 #include "switchctl_stop.h"
 #include "switchctl_term.h"
 
@@ -30,6 +31,7 @@ static const char usage_main[] =
     "  stop-payment add|list|remove CARD  a customer's stop on a merchant's recurring charges\n"
     "  holds expire [--now TIMESTAMP]  release holds nobody presented in time\n"
     "  clearing import|exceptions|report|make-test-file  scheme clearing files (IPM, BASE II)\n"
+    "  report auths|fees|fx|holds|statement|retention  operators' reports (text or --csv)\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
     "ACCOUNT is an account id or number. The connection comes from --db or PG* variables.\n";
 
@@ -424,6 +426,8 @@ int main(int argc, char **argv)
         return scclr_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "holds") == 0)
         return cmd_holds(sub_argc, sub_argv);
+    if (strcmp(cmd, "report") == 0)
+        return screp_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "help") == 0)
         return sc_usage(usage_main, false);
     fprintf(stderr, "switchctl: unknown command '%s' (try --help)\n", cmd);
