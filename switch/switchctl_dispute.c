@@ -151,7 +151,7 @@ static int cmd_show(PGconn *db, const char *id)
         return 1;
     }
     printf("dispute %s: %s, %s\n", col(r, 0, "id"), col(r, 0, "kind"), col(r, 0, "status"));
-    printf("  transaction  %s: %s %s (%s taken with fees) on %s, %s terminal %s, merchant %s, RRN %s, approval %s\n",
+    printf("  transaction  %s: %s %s (account: %s with fees) on %s, %s terminal %s, merchant %s, RRN %s, approval %s\n",
            col(r, 0, "auth_id"), col(r, 0, "txn_type"), col(r, 0, "amount"), col(r, 0, "charged"), col(r, 0, "txn_at"),
            col(r, 0, "whose"), col(r, 0, "terminal_id"), col(r, 0, "merchant"), col(r, 0, "rrn"),
            col(r, 0, "approval"));

@@ -219,7 +219,7 @@ eq "$(state)" "$before" "resolving twice changed something"
 # 9. show, the lists after resolution, history, audit, retention.
 ok dispute show "$d2"
 grep -qx "dispute $d2: error claim, accepted" "$tmp/out" || fail "show header: $(cat "$tmp/out")"
-grep -qE "^  transaction  $t2: cash USD 40\.00 \(USD 45\.00 taken with fees\) on .*, other bank's terminal OTHATM01, merchant MER000000000009, RRN 600000000002, approval $ap2\$" \
+grep -qE "^  transaction  $t2: cash USD 40\.00 \(account: USD 45\.00 with fees\) on .*, other bank's terminal OTHATM01, merchant MER000000000009, RRN 600000000002, approval $ap2\$" \
   "$tmp/out" || fail "show transaction: $(cat "$tmp/out")"
 grep -qE "^  card         527410\*{6}[0-9]{4} \(id 8, mastercard\), account 100000051\$" "$tmp/out" || fail "show card"
 grep -qE "^  resolved     .*: accepted, credited USD 25\.00 \(journal entry [0-9]+\), chargeback to be raised against mastercard; reason: ATM journal shows 20\.00 dispensed\$" \
