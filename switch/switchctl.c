@@ -11,6 +11,8 @@
 #include "switchctl_clearing.h"
 #include "switchctl_common.h"
 #include "switchctl_db.h"
+#include "switchctl_dispute.h"
+#include "switchctl_eod.h"
 #include "switchctl_pin.h"
 #include "switchctl_report.h"
 #include "switchctl_stop.h"
@@ -32,6 +34,8 @@ static const char usage_main[] =
     "  holds expire [--now TIMESTAMP]  release holds nobody presented in time\n"
     "  clearing import|exceptions|report|make-test-file  scheme clearing files (IPM, BASE II)\n"
     "  report auths|fees|fx|holds|statement|retention  operators' reports (text or --csv)\n"
+    "  dispute open|show|list|review|resolve  disputes and error claims on a card transaction\n"
+    "  eod --date YYYY-MM-DD  end of day: hold and voucher expiry, annual fees, clearing check\n"
     "CARD is a card id or --pan PAN (hashed with SWITCH_PAN_HMAC_KEY, never sent in clear);\n"
     "ACCOUNT is an account id or number. The connection comes from --db or PG* variables.\n";
 
@@ -428,6 +432,10 @@ int main(int argc, char **argv)
         return cmd_holds(sub_argc, sub_argv);
     if (strcmp(cmd, "report") == 0)
         return screp_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "dispute") == 0)
+        return scdisp_cmd(sub_argc, sub_argv, opt_db);
+    if (strcmp(cmd, "eod") == 0)
+        return sceod_cmd(sub_argc, sub_argv, opt_db);
     if (strcmp(cmd, "help") == 0)
         return sc_usage(usage_main, false);
     fprintf(stderr, "switchctl: unknown command '%s' (try --help)\n", cmd);

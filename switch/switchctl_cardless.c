@@ -71,28 +71,6 @@ static char luhn_digit(const char *d, size_t n)
     return (char)('0' + (10 - sum % 10) % 10);
 }
 
-/* "50", "50.5", "50.00" -> minor units as text; false for anything else. */
-static bool parse_amount(const char *s, char out[24])
-{
-    size_t ip = strspn(s, "0123456789"), fp = 0;
-    if (ip == 0 || ip > 13)
-        return false;
-    if (s[ip] == '.') {
-        fp = strspn(s + ip + 1, "0123456789");
-        if (fp == 0 || fp > 2 || s[ip + 1 + fp] != '\0')
-            return false;
-    } else if (s[ip] != '\0') {
-        return false;
-    }
-    long long v = strtoll(s, NULL, 10) * 100;
-    if (fp >= 1)
-        v += (s[ip + 1] - '0') * 10;
-    if (fp == 2)
-        v += s[ip + 2] - '0';
-    snprintf(out, 24, "%lld", v);
-    return true;
-}
-
 /* An international number: "+", then 8-15 digits, the first not 0 (E.164). */
 static bool valid_phone(const char *s)
 {
@@ -277,7 +255,7 @@ static int cmd_send(int argc, char **argv, const char *conninfo)
     }
     if (!q.account)
         return sc_bad("cardless send", "missing --account ACCOUNT", NULL);
-    if (!amount || !parse_amount(amount, q.amount))
+    if (!amount || !sc_parse_amount(amount, q.amount))
         return sc_bad("cardless send", "--amount wants an amount like 50.00, got", amount ? amount : "");
     if (q.currency && !(q.currency = sc_cur_code(q.currency)))
         return sc_bad("cardless send", "--currency must be USD or KHR", NULL);

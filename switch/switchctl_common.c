@@ -62,6 +62,27 @@ const char *sc_cur_code(const char *alpha)
     return NULL;
 }
 
+bool sc_parse_amount(const char *s, char out[24])
+{
+    size_t ip = strspn(s, "0123456789"), fp = 0;
+    if (ip == 0 || ip > 13)
+        return false;
+    if (s[ip] == '.') {
+        fp = strspn(s + ip + 1, "0123456789");
+        if (fp == 0 || fp > 2 || s[ip + 1 + fp] != '\0')
+            return false;
+    } else if (s[ip] != '\0') {
+        return false;
+    }
+    long long v = strtoll(s, NULL, 10) * 100;
+    if (fp >= 1)
+        v += (s[ip + 1] - '0') * 10;
+    if (fp == 2)
+        v += s[ip + 2] - '0';
+    snprintf(out, 24, "%lld", v);
+    return true;
+}
+
 const char *sc_pan_key(const char *var, const char *fallback, bool warn)
 {
     const char *k = getenv(var);
@@ -154,8 +175,7 @@ bool sc_card_resolve(PGconn *db, const struct sc_card_arg *c, char out[32])
     return found;
 }
 
-/* True when now is NULL or PostgreSQL reads it as a timestamp. */
-static bool valid_now(PGconn *db, const char *now)
+bool sc_valid_time(PGconn *db, const char *now)
 {
     if (!now)
         return true;
@@ -179,7 +199,7 @@ int sc_job(const char *conninfo, const char *cmd, int argc, char **argv, const c
     if (!db)
         return 1;
     int rc = 1;
-    if (!valid_now(db, now)) {
+    if (!sc_valid_time(db, now)) {
         /* A bad --now is a bad command line: said before anything runs. */
         fprintf(stderr, "switchctl: --now wants a timestamp (e.g. '2025-01-31 12:00+07'), got '%s'\n", now);
         rc = 2;

@@ -28,6 +28,11 @@ const char *sc_cur_alpha(const char *code);
 /* "USD"/"KHR" (any case) to "840"/"116"; NULL for anything else. */
 const char *sc_cur_code(const char *alpha);
 
+/* An amount as typed ("50", "50.5", "50.00": at most 2 decimals, 13
+ * digits before the point) to minor units as text in out; false for
+ * anything else. */
+bool sc_parse_amount(const char *s, char out[24]) __attribute__((warn_unused_result));
+
 /* The operator's key in environment variable var, or the public demo key
  * fallback (with a warning on stderr when warn). */
 const char *sc_pan_key(const char *var, const char *fallback, bool warn);
@@ -51,6 +56,9 @@ bool sc_card_check(const struct sc_card_arg *c);
  * hash (HMAC-SHA-256 with SWITCH_PAN_HMAC_KEY, computed here: the PAN is
  * never sent) matches. False after a one-line error. */
 bool sc_card_resolve(PGconn *db, const struct sc_card_arg *c, char out[32]) __attribute__((warn_unused_result));
+
+/* True when t is NULL or PostgreSQL reads it as a timestamptz. */
+bool sc_valid_time(PGconn *db, const char *t) __attribute__((warn_unused_result));
 
 /* A batch job's command line, "SUBCOMMAND [--now TIMESTAMP]" in argv (cmd
  * names it in errors, e.g. "holds expire"): runs sql (one count; $1 the
