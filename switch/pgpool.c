@@ -4,8 +4,10 @@
 #include <event2/event.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 enum req_phase { RQ_QUEUED, RQ_SENT, RQ_GOT_RESULT, RQ_RESULTS_DONE };
 
@@ -54,6 +56,8 @@ struct pgpool {
 	struct req_list queue;
 	unsigned nqueued;
 	unsigned long long done, sql_errors, lost, reconnects;
+	char last_error[200];
+	unsigned long long last_error_ms;
 };
 
 const char *pgp_strerror(int err)
@@ -71,6 +75,31 @@ const char *pgp_strerror(int err)
 
 static void conn_connect(struct pgconn *c);
 static void conn_fail(struct pgconn *c);
+
+/* Remember the latest failure for pgpool_stats (an operator's "why"):
+ * the first line only, so no DETAIL or CONTEXT with values comes along. */
+static void note_error(struct pgpool *p, const char *sqlstate, const char *msg)
+{
+	if (msg == NULL || msg[0] == '\0')
+		return;
+	int len = (int)strcspn(msg, "\n");
+	if (sqlstate != NULL)
+		snprintf(p->last_error, sizeof p->last_error, "%s %.*s", sqlstate, len, msg);
+	else
+		snprintf(p->last_error, sizeof p->last_error, "%.*s", len, msg);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p->last_error_ms = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+static void note_result_error(struct pgpool *p, const PGresult *res)
+{
+	if (res == NULL)
+		note_error(p, NULL, "statement failed without a result");
+	else
+		note_error(p, PQresultErrorField(res, PG_DIAG_SQLSTATE),
+		           PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+}
 static void pump(struct pgpool *p);
 
 struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_config *cfg)
@@ -301,6 +330,7 @@ static void conn_fail(struct pgconn *c)
 	c->ninflight = 0;
 	clear_events(c);
 	if (c->pg) {
+		note_error(p, NULL, PQerrorMessage(c->pg));
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
@@ -420,6 +450,7 @@ static void complete(struct pgconn *c, struct pgp_req *r)
 	if (r->st == NULL) {
 		/* An internal PREPARE. */
 		if (!ok) {
+			note_result_error(p, r->res);
 			if (r->res)
 				PQclear(r->res);
 			free(r);
@@ -432,8 +463,10 @@ static void complete(struct pgconn *c, struct pgp_req *r)
 		}
 	} else {
 		p->done++;
-		if (!ok)
+		if (!ok) {
 			p->sql_errors++;
+			note_result_error(p, r->res);
+		}
 		r->cb(r->arg, ok ? PGP_OK : PGP_ERR_SQL, r->res);
 	}
 	if (r->res)
@@ -493,8 +526,12 @@ void pgpool_stats(const struct pgpool *p, struct pgpool_stats *s)
 	for (unsigned i = 0; i < p->cfg.size; i++) {
 		if (p->conns[i].state == PC_READY)
 			s->connected++;
+		if (p->conns[i].ninflight > 0)
+			s->busy++;
 		s->inflight += p->conns[i].ninflight;
 	}
+	s->last_error = p->last_error;
+	s->last_error_ms = p->last_error_ms;
 	s->done = p->done;
 	s->sql_errors = p->sql_errors;
 	s->lost = p->lost;

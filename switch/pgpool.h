@@ -73,7 +73,13 @@ struct pgpool_stats {
 	unsigned size;
 	unsigned queued;
 	unsigned inflight;
+	unsigned busy;         /* connections with requests in flight */
 	unsigned long long done, sql_errors, lost, reconnects;
+	/* The last connection failure or failed statement (libpq's first line,
+	 * or SQLSTATE and primary message), "" when none yet; and when, in
+	 * CLOCK_MONOTONIC milliseconds. Valid until the next pool call. */
+	const char *last_error;
+	unsigned long long last_error_ms;
 };
 
 void pgpool_stats(const struct pgpool *p, struct pgpool_stats *s);

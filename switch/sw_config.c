@@ -191,6 +191,8 @@ static int set_admin(struct swcfg *c, const char *key, const char *value, char *
 			return fail(err, errlen, "the admin port listens on loopback only");
 		return 0;
 	}
+	if (!strcmp(key, "token_file"))
+		return STR(c->admin_token_file);
 	return fail(err, errlen, "unknown key '%s' in [admin]", key);
 }
 
@@ -501,6 +503,8 @@ int swcfg_check(const struct swcfg *c, char *err, size_t errlen)
 		if (!r->tls_cert[0] != !r->tls_key[0])
 			return fail(err, errlen, "route %s: tls_cert and tls_key go together", r->name);
 	}
+	if (c->admin_token_file[0] && !c->admin_port)
+		return fail(err, errlen, "[admin] token_file without an admin address");
 	if (c->hsm_tls && (!c->hsm_tls_cert[0] != !c->hsm_tls_key[0]))
 		return fail(err, errlen, "[hsm] tls_cert and tls_key go together");
 	return 0;

@@ -82,6 +82,7 @@ struct swcfg {
 	/* [admin] */
 	char admin_host[64];
 	uint16_t admin_port; /* 0: no admin port */
+	char admin_token_file[256]; /* "": /live without a token (sw_live.h) */
 	/* [listener NAME] */
 	unsigned nlisteners;
 	struct swcfg_listener listeners[SWCFG_MAX_LISTENERS];

@@ -25,6 +25,7 @@
 
 #include "sw.h"
 #include "sw_link.h"
+#include "sw_live.h"
 #include "sw_log.h"
 #include "sw_metrics.h"
 
@@ -151,30 +152,12 @@ static int pidfile_write(const char *path)
 
 /* ---- admin port -------------------------------------------------------------- */
 
-static void gauges(struct swm_gauges *g)
-{
-	struct pgpool_stats ps;
-	pgpool_stats(sw.db, &ps);
-	memset(g, 0, sizeof *g);
-	g->connections = sw.nconns;
-	g->signed_on = sw.nsigned_on;
-	g->inflight = sw.inflight;
-	g->pending_reversals = sw.pending_reversals + sw_links_pending_reversals(&sw);
-	g->db_connected = ps.connected;
-	g->db_size = ps.size;
-	g->db_queued = ps.queued;
-	g->db_inflight = ps.inflight;
-	g->hsm_connected = hsmc_pool_ready(sw.hsm);
-	g->hsm_size = sw.cfg.hsm_connections;
-	g->draining = sw.draining;
-}
-
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
 	struct evbuffer *out = evbuffer_new();
 	struct swm_gauges g;
-	gauges(&g);
+	sw_gauges(&sw, &g);
 	swm_render(out, &g);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	                  "text/plain; version=0.0.4");
@@ -188,7 +171,7 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
 	struct swm_gauges g;
-	gauges(&g);
+	sw_gauges(&sw, &g);
 	struct evbuffer *out = evbuffer_new();
 	bool ok = g.db_connected > 0 && g.hsm_connected > 0 && !g.draining;
 	evbuffer_add_printf(out, "%s\ndatabase: %s (%u/%u connections)\nhsm: %s (%u/%u connections)\n"
@@ -215,8 +198,11 @@ static int admin_start(char *err, size_t errlen)
 	evhttp_set_allowed_methods(admin, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_cb(admin, "/metrics", on_metrics, NULL);
 	evhttp_set_cb(admin, "/healthz", on_healthz, NULL);
-	swlog(SWLOG_INFO, 0, 0, "listen", "admin=%s:%u (/metrics, /healthz)", sw.cfg.admin_host,
-	      sw.cfg.admin_port);
+	if (sw_live_start(admin, &sw, err, errlen))
+		return -1;
+	swlog(SWLOG_INFO, 0, 0, "listen", "admin=%s:%u (/metrics, /healthz, /live %s)",
+	      sw.cfg.admin_host, sw.cfg.admin_port,
+	      sw.cfg.admin_token_file[0] ? "with token" : "without token: admin.token_file not set");
 	return 0;
 }
 
@@ -289,7 +275,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	               c->nlisteners != sw.cfg.nlisteners ||
 	               strcmp(c->db_conninfo, sw.cfg.db_conninfo) || c->db_pool_size != sw.cfg.db_pool_size ||
 	               strcmp(c->hsm_host, sw.cfg.hsm_host) || c->hsm_port != sw.cfg.hsm_port ||
-	               c->admin_port != sw.cfg.admin_port;
+	               c->admin_port != sw.cfg.admin_port ||
+	               strcmp(c->admin_token_file, sw.cfg.admin_token_file);
 	enum swlog_level lvl = SWLOG_INFO;
 	swlog_level_parse(c->log_level, &lvl);
 	swlog_setup(lvl, c->log_json);
@@ -434,6 +421,7 @@ int main(int argc, char **argv)
 	sw_links_free(&sw);
 	if (admin)
 		evhttp_free(admin);
+	sw_live_stop();
 	hsmc_pool_free(sw.hsm);
 	pgpool_free(sw.db);
 	event_free(sweep_ev);
