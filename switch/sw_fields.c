@@ -183,6 +183,37 @@ static int de48_tag(const struct sw_txn *t, const char *tag, char *dst, size_t c
 	return 0;
 }
 
+/* The cash part of a cash-back: DE 54's group of amount type 40 (20
+ * characters: account type, amount type, currency, C/D, 12 digits), in
+ * DE 49's currency and not above DE 4. Without DE 54 the whole amount is
+ * cash to the fee rules (authorise()). */
+static bool cashback_amount(struct sw_txn *t)
+{
+	char v[121]; /* DE 54 is LLL of up to 120: six groups */
+	t->cash_amount[0] = '\0';
+	if (!iso_has(&t->req, 54))
+		return true;
+	int n = iso_get(&t->req, 54, v, sizeof v);
+	if (n < 0 || n % 20 != 0)
+		return fail(t, "30", "format: DE 54 not groups of 20");
+	for (int i = 0; i < n; i += 20) {
+		const char *g = v + i;
+		if (memcmp(g + 2, "40", 2) != 0)
+			continue;
+		bool digits = true;
+		for (int k = 8; k < 20; k++)
+			digits = digits && g[k] >= '0' && g[k] <= '9';
+		if (!digits || g[7] != 'C' || memcmp(g + 4, t->currency, 3) != 0)
+			return fail(t, "30", "format: DE 54 cash-back amount not a credit in DE 49's currency");
+		memcpy(t->cash_amount, g + 8, 12);
+		t->cash_amount[12] = '\0';
+		if (strcmp(t->cash_amount, t->amount) > 0) /* both 12 digits */
+			return fail(t, "30", "format: DE 54 cash-back above DE 4");
+		return true;
+	}
+	return true;
+}
+
 static bool is_hex(const char *s, size_t n)
 {
 	if (strlen(s) != n)
@@ -377,6 +408,8 @@ bool fields_parse(struct sw_txn *t)
 			t->merchant[n - 1] = '\0';
 		get(t, 18, t->mcc, sizeof t->mcc, 4);
 		get(t, 37, t->rrn, sizeof t->rrn, 1);
+		if (!strcmp(t->txn_type, "cashback") && !cashback_amount(t))
+			return false;
 		return verification_fields(t);
 	case TK_REVERSAL:
 	case TK_COMPLETION:

@@ -74,8 +74,8 @@ int sw_txn_prepare(struct pgpool *db)
 	rc |= pgpool_prepare(db, "authorise",
 	                     "SELECT " RESULT_COLS " FROM authorise($1, $2, $3, $4, $5, $6::bytea, "
 	                     "$7::bigint, $8::smallint, $9, $10, $11, $12, $13, $14::date, $15, "
-	                     "$16::boolean, $17, $18)",
-	                     18);
+	                     "$16::boolean, $17, $18, $19::bigint)",
+	                     19);
 	rc |= pgpool_prepare(db, "pin_change",
 	                     "SELECT " RESULT_COLS " FROM pin_change($1, $2, $3, $4, $5::bytea, $6, "
 	                     "$7, $8, $9, $10::date)",
@@ -620,14 +620,15 @@ static void step_post(struct sw_txn *t)
 		const char *v[6] = {t->acq, t->tid, t->stan, t->de7, t->currency, t->totals};
 		ok = txn_db_exec(t, TXN_POST, "terminal_reconcile", 6, v, txn_posted);
 	} else if (t->kind == TK_FINANCIAL) {
-		const char *v[18] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
+		const char *v[19] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
 		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
 		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,
 		                     t->proc, t->expiry[0] ? t->expiry : NULL,
 		                     t->pin_result[0] ? t->pin_result : NULL,
 		                     t->recurring ? "true" : "false", t->cvm,
-		                     t->cvv2_result[0] ? t->cvv2_result : NULL};
-		ok = txn_db_exec(t, TXN_POST, "authorise", 18, v, txn_posted);
+		                     t->cvv2_result[0] ? t->cvv2_result : NULL,
+		                     t->cash_amount[0] ? t->cash_amount : NULL};
+		ok = txn_db_exec(t, TXN_POST, "authorise", 19, v, txn_posted);
 	} else {
 		char mti[5];
 		/* Repeats are logged under the original's MTI. */

@@ -69,6 +69,7 @@ struct sw_txn {
 	/* The request, validated. */
 	char mti[5], resp_mti[5], proc[7], tid[9], acq[12], stan[7], de7[11];
 	char pan[20], expiry[11], currency[4], amount[13], merchant[16], mcc[5], rrn[13];
+	char cash_amount[13];      /* a cash-back's cash part (DE 54 amount type 40), "" if none */
 	char txn_type[16], pan_hash[68], nmic[4];
 	char pin_block[33];        /* hex: DE 52 (16), or DE 48 P4 (32, AES DUKPT) */
 	char ksn[25];              /* DE 48 KS: DUKPT key serial number, 20 or 24 hex */

@@ -57,6 +57,19 @@ $(purchase 0200 000205 3000 POS00001 $pan "22=052${nl}" | sed 's/^3=000000/3=090
 !expect 39=55
 EOF2
 [ "$(rule 000205)" = "55 pin_required" ] || fail "cash-back without PIN: $(rule 000205)"
+# Its cash part (DE 54, amount type 40) must be a credit in DE 49's
+# currency, not above DE 4: otherwise a format error, nothing held.
+h_cb=$(held)
+iso - <<EOF2 || fail "cash-back with a bad DE 54"
+$(signon)
+$(purchase 0200 000290 3000 POS00001 $pan "22=052${nl}54=0040840C000000004000${nl}" | sed 's/^3=000000/3=090000/')
+!expect 39=30
+$(purchase 0200 000291 3000 POS00001 $pan "22=052${nl}54=0040116C000000001000${nl}" | sed 's/^3=000000/3=090000/')
+!expect 39=30
+$(purchase 0200 000292 3000 POS00001 $pan "22=052${nl}54=0040840C00000000100${nl}" | sed 's/^3=000000/3=090000/')
+!expect 39=30
+EOF2
+[ "$(held)" = "$h_cb" ] || fail "a malformed cash-back held something"
 
 # Card not present: CVV2 from hsm-sim with the card's CVK.
 cvk=$(sql "select k.key_lmk from cards c join crypto_keys k on k.id = c.cvk_key_id where c.pan_masked = '453910******1107'")
