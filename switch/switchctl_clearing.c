@@ -327,6 +327,16 @@ static int import_db(PGconn *db, const char *path, const uint8_t *buf, size_t le
         return 1;
     snprintf(file_pk, sizeof file_pk, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    /* Who imported which file, in the import's own transaction. */
+    const char *pa[4] = {file_pk, scheme_name(sch), info->file_id, base};
+    res = scdb_exec(db,
+                    "INSERT INTO audit_log (action, object, details) VALUES ('clearing_import',"
+                    " 'clearing_file:' || $1, jsonb_build_object('scheme', $2::text, 'file_id', $3::text,"
+                    " 'name', $4::text, 'records', (SELECT record_count FROM clearing_files WHERE id = $1::bigint)))",
+                    4, pa);
+    if (!res)
+        return 1;
+    PQclear(res);
     if (!exec_ok(db, "COMMIT"))
         return 1;
     printf("%s: imported as clearing file %s: %s file %s, business day %s, %" PRIu32 " records%s%s\n", path,

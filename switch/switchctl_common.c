@@ -204,8 +204,19 @@ int sc_job(const char *conninfo, const char *cmd, int argc, char **argv, const c
         fprintf(stderr, "switchctl: --now wants a timestamp (e.g. '2025-01-31 12:00+07'), got '%s'\n", now);
         rc = 2;
     } else {
-        const char *p[1] = {now};
-        PGresult *r = scdb_exec(db, sql, 1, p);
+        /* The job and its audit_log row in one statement, one transaction. */
+        char action[64], q[512];
+        snprintf(action, sizeof action, "%s", cmd);
+        for (char *c = action; *c; c++)
+            if (*c == ' ')
+                *c = '_';
+        snprintf(q, sizeof q,
+                 "WITH j(n) AS (%s), a AS (INSERT INTO audit_log (action, object, details)"
+                 " SELECT $2, 'job', jsonb_build_object('now', $1::text, 'result', j.n) FROM j)"
+                 " SELECT n FROM j",
+                 sql);
+        const char *p[2] = {now, action};
+        PGresult *r = scdb_exec(db, q, 2, p);
         if (r) {
             printf("%s: %s\n", label, PQgetvalue(r, 0, 0));
             PQclear(r);

@@ -82,6 +82,8 @@ before=$(snapshot)
 sc clearing import "$tmp/mc1.ipm" || fail "second import: $(cat "$tmp/err")"
 grep -q "already imported as clearing file 1" "$tmp/out" || fail "second import said: $(cat "$tmp/out")"
 eq "$(snapshot)" "$before" "second import changed something"
+eq "$(q "select count(*) || ' ' || min(object) || ' ' || min(details->>'records') from audit_log where action = 'clearing_import'")" \
+   "1 clearing_file:1 $(q "select record_count from clearing_files where id = 1")" "the import's audit row (once)"
 sc clearing make-test-file --scheme mastercard --date "$day" --out "$tmp/mc1b.ipm" --unknown-cards 3 || fail "make 1b"
 rc=0; sc clearing import "$tmp/mc1b.ipm" || rc=$?
 eq "$rc" 1 "same file id, other bytes: exit"
@@ -163,6 +165,8 @@ eq "$(avail $mc_acct)" $((a2 + 4000)) "rest of the fuel hold released"
 #    arrives later is still posted (late), never lost.
 approved purchase $own POS00001 $visa 4200 840 5411
 sc holds expire --now "$(q "select (now() + interval '40 days')::text")" || fail "holds expire: $(cat "$tmp/err")"
+eq "$(q "select count(*) || ' ' || min(object) from audit_log where action = 'holds_expire' and (details->>'result')::int >= 1")" \
+   "1 job" "holds expire's audit row"
 v0=$(ledger $visa_acct)
 sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v3.ctf" --late 5 --file-seq 3 || fail "make v3"
 sc clearing import "$tmp/v3.ctf" || fail "import v3: $(cat "$tmp/err")"
