@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iso8583.h"
 #include "tlfield.h"
 
 char lgc_luhn(const char *digits)
@@ -102,4 +103,22 @@ void lgc_pick(const struct lgc_set *s, struct lgs_rng *r, struct tl_card *out, c
 	size_t i = s->hot ? s->hot - 1 : (size_t)lgs_below(r, s->file.n);
 	*out = s->file.cards[i].card;
 	*pin = s->file.cards[i].pin;
+}
+
+void lgc_label(const struct lgc_set *s, const char *pan, char *out, size_t cap)
+{
+	size_t n = strlen(pan);
+	if (s->bench && n == 16 && memcmp(pan, LGC_BENCH_BIN, 6) == 0 && tlf_digits(pan, 16, 16)) {
+		char digits[10];
+		memcpy(digits, pan + 6, 9);
+		digits[9] = '\0';
+		unsigned long i = strtoul(digits, NULL, 10);
+		char want[20];
+		lgc_bench_pan(i, want);
+		if (i >= 1 && i <= s->nbench && strcmp(want, pan) == 0) {
+			snprintf(out, cap, "%lu", i);
+			return;
+		}
+	}
+	iso_mask_pan(pan, n, out, cap);
 }

@@ -51,4 +51,9 @@ void lgc_close(struct lgc_set *s);
  * *pin stays valid while the set is open. */
 void lgc_pick(const struct lgc_set *s, struct lgs_rng *r, struct tl_card *out, const char **pin);
 
+/* How a card may be named in loadgen's output: with bench cards the
+ * card's number i (the bench bank's customer i) when `pan` is bench card
+ * 1..n, else the PAN masked (first 6, last 4). */
+void lgc_label(const struct lgc_set *s, const char *pan, char *out, size_t cap);
+
 #endif

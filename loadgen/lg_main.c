@@ -22,6 +22,7 @@
 #include "lg_term.h"
 #include "paycrypto.h"
 #include "tlfield.h"
+#include "tlreq.h"
 
 #ifndef LOADGEN_CARDS
 #define LOADGEN_CARDS "atm-sim/demo-cards.txt"
@@ -61,13 +62,14 @@ static const char usage_text[] =
 	"  --label TEXT                  the CSV's label column (by default mode and rate)\n"
 	"  --csv FILE                    append one row for the run (header when new)\n"
 	"  --interval-csv FILE           one row per second\n"
+	"  --outcomes FILE               append one CSV line per final outcome a terminal saw\n"
 	"  -q                            bench: lines only, no table      -v, -vv  more on stderr\n";
 
 enum {
 	O_HOST = 256, O_PORT, O_PROFILE, O_FRAMING, O_TERMINALS, O_COUNT, O_FIRST, O_TMK, O_TMK_FILE,
 	O_ACQ, O_MCC, O_STAN, O_BENCH, O_PIN, O_EXPIRY, O_CARDS, O_HOT, O_MIX, O_AMOUNT, O_CURRENCY,
 	O_RATE, O_ARRIVALS, O_CLOSED, O_THINK, O_DURATION, O_WARMUP, O_TIMEOUT, O_REPEATS, O_SEED,
-	O_NAME, O_LABEL, O_CSV, O_ICSV, O_HELP,
+	O_NAME, O_LABEL, O_CSV, O_ICSV, O_OUTCOMES, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -87,13 +89,14 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, O_TIMEOUT}, {"repeats", required_argument, NULL, O_REPEATS},
 	{"seed", required_argument, NULL, O_SEED},       {"name", required_argument, NULL, O_NAME},
 	{"label", required_argument, NULL, O_LABEL},     {"csv", required_argument, NULL, O_CSV},
-	{"interval-csv", required_argument, NULL, O_ICSV}, {"help", no_argument, NULL, O_HELP},
+	{"interval-csv", required_argument, NULL, O_ICSV}, {"outcomes", required_argument, NULL, O_OUTCOMES},
+	{"help", no_argument, NULL, O_HELP},
 	{NULL, 0, NULL, 0},
 };
 
 struct opts {
 	const char *host, *pattern, *tmk_hex, *tmk_file, *acquirer, *mcc, *pin, *expiry, *cards, *hot;
-	const char *mix, *name, *label, *csv, *icsv;
+	const char *mix, *name, *label, *csv, *icsv, *outcomes;
 	unsigned port, count, first, stan, think_ms, timeout_ms, repeats;
 	unsigned long bench;
 	enum iso_profile profile;
@@ -127,6 +130,8 @@ struct run {
 	struct lgr_counts ic;   /* this second */
 	struct lgh ilat;
 	FILE *icsv;
+	FILE *outcomes;         /* --outcomes */
+	bool outcomes_failed;
 	char label[96];
 	int signals;
 };
@@ -324,6 +329,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case O_LABEL: o->label = optarg; break;
 		case O_CSV: o->csv = optarg; break;
 		case O_ICSV: o->icsv = optarg; break;
+		case O_OUTCOMES: o->outcomes = optarg; break;
 		case 'v': o->verbose++; break;
 		case 'q': o->quiet = 1; break;
 		case O_HELP: fputs(usage_text, stdout); exit(0);
@@ -533,6 +539,26 @@ static void on_result(unsigned term, const struct lgt_result *res, void *arg)
 	check_drained(r);
 }
 
+/* One line of --outcomes (docs/loadgen.md "Outcomes"): never a PAN. */
+static void on_final(unsigned term, const struct lgt_final *f, void *arg)
+{
+	struct run *r = arg;
+	(void)term;
+	if (r->outcomes == NULL)
+		return;
+	const struct tlq_req *q = f->req;
+	bool rev = f->op == LGS_REVERSAL;
+	char card[24], sends[12] = "";
+	lgc_label(&r->cards, q->pan, card, sizeof card);
+	if (rev)
+		snprintf(sends, sizeof sends, "%u", f->sends);
+	if (fprintf(r->outcomes, "%s,%s,%s,%s,%s,%llu,%s,%s,%s,%s,%s,%s,%s,%s\n", f->tid, q->stan, q->de7,
+	            q->rrn, lgs_op_name(f->op), (unsigned long long)q->amount, f->rc, f->approval, card,
+	            rev ? lgs_op_name(f->reversed) : "", rev ? q->orig_stan : "", rev ? q->orig_de7 : "",
+	            rev ? (f->acked ? "yes" : "no") : "", sends) < 0)
+		r->outcomes_failed = true;
+}
+
 static void closed_next(struct run *r, unsigned i)
 {
 	uint64_t now = lgt_now_ns();
@@ -642,6 +668,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		lgr_interval_row(r->icsv, r->label, r->second, interval_phase(r, r->second), &r->ic, &r->ilat);
 	memset(&r->ic, 0, sizeof r->ic);
 	lgh_reset(&r->ilat);
+	/* Every second, so that what the terminals saw survives whatever
+	 * happens to the switch (or to loadgen) next. */
+	if (r->outcomes && fflush(r->outcomes) != 0)
+		r->outcomes_failed = true;
 	if (r->phase == PH_WARMUP && now >= r->t_measure)
 		r->phase = PH_MEASURE;
 	if ((r->phase == PH_WARMUP || r->phase == PH_MEASURE) && now >= r->t_end)
@@ -673,6 +703,7 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 	if (now < r->t_end) {
 		r->t_end = now;
 		r->out.duration_s = now > r->t_measure ? (double)(now - r->t_measure) / 1e9 : 0;
+		r->t_giveup = now + (uint64_t)r->o.timeout_ms * 1000000u * (r->o.repeats + 2) + 2000000000u;
 	}
 	r->phase = PH_DRAIN;
 	check_drained(r);
@@ -802,6 +833,8 @@ static int run_load(struct run *r)
 		lgr_interval_row(r->icsv, r->label, r->second + 1, interval_phase(r, r->second + 1), &r->ic,
 		                 &r->ilat);
 	r->out.unfinished = lgt_busy(r->eng);
+	if (r->out.unfinished)
+		lgt_report_pending(r->eng);
 	if (r->think) {
 		for (unsigned i = 0; i < o->count; i++)
 			if (r->think[i])
@@ -818,6 +851,8 @@ static void cleanup(struct run *r)
 {
 	if (r->icsv)
 		fclose(r->icsv);
+	if (r->outcomes)
+		fclose(r->outcomes);
 	lgt_free(r->eng);
 	if (r->sigint)
 		event_free(r->sigint);
@@ -868,7 +903,7 @@ static int start(struct run *r)
 	                        .repeats = o->repeats, .backoff_ms = 1000, .acquirer = o->acquirer,
 	                        .mcc = o->mcc, .currency = o->currency, .seed = o->seed,
 	                        .verbose = o->verbose};
-	struct lgt_hooks hooks = {on_ready, on_result, on_failed};
+	struct lgt_hooks hooks = {on_ready, on_result, on_failed, on_final};
 	r->eng = lgt_new(r->base, &tc, o->count, &hooks, r, why, sizeof why);
 	if (r->eng == NULL) {
 		fprintf(stderr, "loadgen: %s\n", why);
@@ -885,6 +920,16 @@ static int start(struct run *r)
 	if (o->icsv && (r->icsv = fopen(o->icsv, "a")) == NULL) {
 		fprintf(stderr, "loadgen: %s: cannot open for appending\n", o->icsv);
 		return 2;
+	}
+	if (o->outcomes && (r->outcomes = fopen(o->outcomes, "a")) == NULL) {
+		fprintf(stderr, "loadgen: %s: cannot open for appending\n", o->outcomes);
+		return 2;
+	}
+	if (r->outcomes) {
+		fseek(r->outcomes, 0, SEEK_END);
+		if (ftell(r->outcomes) == 0)
+			fputs("terminal,stan,de7,rrn,kind,amount,rc,approval,card,reverses,orig_stan,orig_de7,"
+			      "acked,sends\n", r->outcomes);
 	}
 
 	next_second();
@@ -925,6 +970,10 @@ static int start(struct run *r)
 	lgr_print_bench(stdout, &r->out);
 	if (o->csv && lgr_csv_append(o->csv, &r->out, why, sizeof why) != 0) {
 		fprintf(stderr, "loadgen: %s\n", why);
+		return 1;
+	}
+	if (r->outcomes && (fflush(r->outcomes) != 0 || r->outcomes_failed)) {
+		fprintf(stderr, "loadgen: %s: cannot write\n", o->outcomes);
 		return 1;
 	}
 	return 0;

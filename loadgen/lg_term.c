@@ -62,7 +62,9 @@ struct lgt_engine {
 	struct lgt_hooks hooks;
 	void *arg;
 	struct lgs_rng rng;
-	unsigned n, busy;
+	unsigned n;
+	unsigned requests; /* terminals in LGT_BUSY */
+	unsigned owed;     /* terminals owing a reversal (in flight or not) */
 	struct lgt_term *t;
 	struct lgt_counters cnt;
 };
@@ -88,7 +90,8 @@ static bool is_busy(enum lgt_state s)
 }
 
 /* The one place a terminal's state changes (STYLE.md 7): checked against
- * the transitions the protocol has, counted in e->busy, traced with -vv. */
+ * the transitions the protocol has, counted in e->requests, traced with
+ * -vv. */
 static void set_state(struct lgt_term *t, enum lgt_state to)
 {
 	static const unsigned allowed[] = {
@@ -108,10 +111,10 @@ static void set_state(struct lgt_term *t, enum lgt_state to)
 		        lgt_state_name(from), lgt_state_name(to));
 		abort();
 	}
-	if (is_busy(from) && !is_busy(to))
-		t->e->busy--;
-	else if (!is_busy(from) && is_busy(to))
-		t->e->busy++;
+	if (from == LGT_BUSY)
+		t->e->requests--;
+	if (to == LGT_BUSY)
+		t->e->requests++;
 	t->state = to;
 	if (to == LGT_READY)
 		t->was_ready = true;
@@ -193,7 +196,28 @@ static void owe_reversal(struct lgt_term *t, const struct tlq_req *orig, enum lg
 	}
 	t->rev_of = of;
 	t->owed = true;
+	t->e->owed++;
 	t->e->cnt.adv_started++;
+}
+
+/* A final outcome to the `final` hook (lg_term.h, struct lgt_final). */
+static void report(struct lgt_term *t, const struct tlq_req *req, enum lgs_op op, enum lgs_op reversed,
+                   const char *rc, const char *approval, bool acked, unsigned sends)
+{
+	if (t->e->hooks.final == NULL)
+		return;
+	struct lgt_final f = {.tid = t->id.tid, .req = req, .op = op, .reversed = reversed, .rc = rc,
+	                      .approval = approval, .acked = acked, .sends = sends};
+	t->e->hooks.final(t->idx, &f, t->e->arg);
+}
+
+/* The owed reversal is over: acknowledged with `rc`, or given up (NULL). */
+static void end_reversal(struct lgt_term *t, const char *rc)
+{
+	report(t, &t->rev, LGS_REVERSAL, t->rev_of, rc ? rc : "timeout", "", rc != NULL, t->rev_sends);
+	t->owed = false;
+	t->e->owed--;
+	pc_wipe(&t->rev, sizeof t->rev);
 }
 
 /* After a request or a reversal: owed reversal first, else READY. */
@@ -328,15 +352,22 @@ static void finish_request(struct lgt_term *t, enum lgt_outcome out, const char 
 	snprintf(res->rc, sizeof res->rc, "%s", rc);
 	res->done_ns = lgt_now_ns();
 	bool approved = out == LGT_ANSWERED && strcmp(rc, "00") == 0;
-	bool withdrawal = t->cur.kind == TLQ_FIN && t->cur.proc[0] == '0' && t->cur.proc[1] == '1';
+	bool unanswered = out == LGT_TIMEOUT || out == LGT_LOST;
+	/* A withdrawal or purchase the terminal cannot trust paid out nothing
+	 * and sold nothing: reversed (atm-sim's withdrawals, pos-sim's sales). */
+	bool reversible = t->cur.kind == TLQ_FIN && (res->op == LGS_WITHDRAW || res->op == LGS_PURCHASE);
+	static const char *const seen[] = {[LGT_TIMEOUT] = "timeout", [LGT_MACFAIL] = "macfail",
+	                                   [LGT_LOST] = "lost"};
+	if (!(unanswered && t->cur.kind == TLQ_REV)) /* else reported when its repeats end */
+		report(t, &t->cur, res->op, res->reversed, out == LGT_ANSWERED ? rc : seen[out], approval,
+		       !unanswered, 1);
 	if (approved && t->cur.kind == TLQ_FIN && t->cur.amount > 0) {
 		snprintf(t->cur.approval, sizeof t->cur.approval, "%s", approval);
 		keep_approval(t, &t->cur, res->op);
-	} else if ((out == LGT_TIMEOUT || out == LGT_LOST) && t->cur.kind == TLQ_REV) {
+	} else if (unanswered && t->cur.kind == TLQ_REV) {
 		owe_reversal(t, &t->cur, res->reversed); /* an advice is repeated until answered */
-	} else if (withdrawal && (out == LGT_TIMEOUT || out == LGT_LOST ||
-	                          (out == LGT_MACFAIL && strcmp(rc, "00") == 0))) {
-		owe_reversal(t, &t->cur, LGS_WITHDRAW); /* no cash came out */
+	} else if (reversible && (unanswered || (out == LGT_MACFAIL && strcmp(rc, "00") == 0))) {
+		owe_reversal(t, &t->cur, res->op);
 	}
 	pc_wipe(&t->cur, sizeof t->cur);
 	if (t->e->hooks.result)
@@ -386,11 +417,10 @@ static void on_message(struct lgt_term *t, const uint8_t *p, size_t len)
 		break;
 	}
 	case LGT_REVERSING:
-		t->owed = false;
 		e->cnt.adv_acked++;
 		if (t->rev_of == LGS_WITHDRAW && strcmp(rc, "00") == 0)
 			e->cnt.adv_acked_withdraw_amount += t->rev.amount;
-		pc_wipe(&t->rev, sizeof t->rev);
+		end_reversal(t, rc);
 		settle(t);
 		break;
 	default:
@@ -524,9 +554,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (t->rev_sends <= t->e->cfg.repeats) {
 			send_reversal(t);
 		} else {
-			t->owed = false;
 			t->e->cnt.adv_unacked++;
-			pc_wipe(&t->rev, sizeof t->rev);
+			end_reversal(t, NULL);
 			settle(t);
 		}
 		break;
@@ -622,7 +651,18 @@ enum lgt_state lgt_state_of(const lgt_engine *e, unsigned i)
 
 unsigned lgt_busy(const lgt_engine *e)
 {
-	return e->busy;
+	return e->requests + e->owed;
+}
+
+void lgt_report_pending(lgt_engine *e)
+{
+	for (unsigned i = 0; i < e->n; i++) {
+		struct lgt_term *t = &e->t[i];
+		if (t->state == LGT_BUSY)
+			report(t, &t->cur, t->res.op, t->res.reversed, "pending", "", false, 1);
+		if (t->owed)
+			report(t, &t->rev, LGS_REVERSAL, t->rev_of, "pending", "", false, t->rev_sends);
+	}
 }
 
 const struct lgt_counters *lgt_counters_of(const lgt_engine *e)

@@ -10,17 +10,19 @@
  * Like atm-sim (docs/atm-sim.md "Behaviour"): a withdrawal that gets no
  * answer within the time-out, or an approval whose MAC fails, is reversed
  * in full with a 0420, repeated as 0421 until answered (up to `repeats`
- * times); a mix reversal that gets no answer is repeated the same way. The
- * terminal takes no request meanwhile. A dropped connection is re-opened
- * after `backoff_ms`, with a new sign-on and key change, and a withdrawal
- * that was in flight is reversed then.
+ * times); so is a purchase, as pos-sim does; a mix reversal that gets no
+ * answer is repeated the same way. The terminal takes no request
+ * meanwhile. A dropped connection is re-opened after `backoff_ms`, with a
+ * new sign-on and key change, and a withdrawal or purchase that was in
+ * flight is reversed then.
  *
  * Every terminal has one state (enum lgt_state), changed in one place.
  * The engine reports through hooks, called from the event loop (never
  * from inside lgt_send): `ready` when a terminal can take a request,
  * `result` for every request lgt_send accepted, `failed` when one could
- * not be set up (it then stays out of the run). Hooks may call lgt_send,
- * never lgt_free.
+ * not be set up (it then stays out of the run), and `final` (optional)
+ * once for every request's and every owed reversal's final outcome, as
+ * the terminal saw it. Hooks may call lgt_send, never lgt_free.
  *
  * Nothing here prints a PAN, PIN, PIN block or key; -v traces state
  * changes only.
@@ -95,10 +97,26 @@ struct lgt_config {
 	int verbose;
 };
 
+/* A final outcome a terminal saw (loadgen --outcomes): a 0200's answer,
+ * time-out or loss; a reversal's acknowledgement, or that it was given up
+ * after its repeats. A mix reversal without an answer is reported once,
+ * when its repeats end. */
+struct lgt_final {
+	const char *tid;
+	const struct tlq_req *req; /* as first sent (0200 or 0420; holds the PAN: never print it) */
+	enum lgs_op op;            /* withdraw, balance, purchase, reversal */
+	enum lgs_op reversed;      /* op LGS_REVERSAL: the original's */
+	const char *rc;            /* DE 39, or "timeout", "lost", "macfail", "pending" (loadgen stopped) */
+	const char *approval;      /* DE 38 of the answer, "" when none */
+	bool acked;                /* a reversal: an 0430 came */
+	unsigned sends;            /* a reversal: its transmissions (0420 and 0421s) */
+};
+
 struct lgt_hooks {
 	void (*ready)(unsigned term, void *arg);
 	void (*result)(unsigned term, const struct lgt_result *r, void *arg);
 	void (*failed)(unsigned term, const char *why, void *arg);
+	void (*final)(unsigned term, const struct lgt_final *f, void *arg);
 };
 
 typedef struct lgt_engine lgt_engine;
@@ -118,8 +136,13 @@ int lgt_define(lgt_engine *e, unsigned i, const char *tid, const uint8_t *tmk, s
 void lgt_start(lgt_engine *e, unsigned i);
 
 enum lgt_state lgt_state_of(const lgt_engine *e, unsigned i);
-/* Terminals with a request or an owed reversal in flight. */
+/* Terminals with a request in flight or a reversal owed (in flight, or
+ * waiting for a reconnection). */
 unsigned lgt_busy(const lgt_engine *e);
+/* Reports every request still in flight and every reversal still owed to
+ * the `final` hook as "pending": for the end of a run that stops waiting.
+ * Changes no state. */
+void lgt_report_pending(lgt_engine *e);
 const struct lgt_counters *lgt_counters_of(const lgt_engine *e);
 
 /* A request for terminal i, stamped with its intended time (open loop: the

@@ -115,6 +115,32 @@ static void t_file_set(void **state)
 	lgc_close(&s);
 }
 
+/* Output names a bench card by its number, anything else masked. */
+static void t_label(void **state)
+{
+	(void)state;
+	struct lgc_set s;
+	char why[128], pan[20], out[24];
+	assert_int_equal(lgc_open_bench(&s, 2000, "1234", "3011", why, sizeof why), 0);
+	lgc_bench_pan(1999, pan);
+	lgc_label(&s, pan, out, sizeof out);
+	assert_string_equal(out, "1999");
+	lgc_bench_pan(2001, pan); /* not one of this run's cards */
+	lgc_label(&s, pan, out, sizeof out);
+	assert_string_equal(out, "453919******0017");
+	pan[15] = pan[15] == '9' ? '0' : (char)(pan[15] + 1); /* bad check digit */
+	lgc_label(&s, pan, out, sizeof out);
+	assert_int_equal(strncmp(out, "453919******", 12), 0);
+	lgc_label(&s, "4539100000001107", out, sizeof out);
+	assert_string_equal(out, "453910******1107");
+	lgc_close(&s);
+	assert_int_equal(lgc_open_file(&s, DEMO_CARDS, why, sizeof why), 0);
+	lgc_bench_pan(7, pan);
+	lgc_label(&s, pan, out, sizeof out);
+	assert_string_equal(out, "453919******0076");
+	lgc_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +148,7 @@ int main(void)
 		cmocka_unit_test(t_bench_pan),
 		cmocka_unit_test(t_bench_set),
 		cmocka_unit_test(t_file_set),
+		cmocka_unit_test(t_label),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
