@@ -74,8 +74,8 @@ int sw_txn_prepare(struct pgpool *db)
 	rc |= pgpool_prepare(db, "authorise",
 	                     "SELECT " RESULT_COLS " FROM authorise($1, $2, $3, $4, $5, $6::bytea, "
 	                     "$7::bigint, $8::smallint, $9, $10, $11, $12, $13, $14::date, $15, "
-	                     "$16::boolean, $17, $18, $19::bigint)",
-	                     19);
+	                     "$16::boolean, $17, $18, $19::bigint, to_timestamp($20::float8))",
+	                     20);
 	rc |= pgpool_prepare(db, "pin_change",
 	                     "SELECT " RESULT_COLS " FROM pin_change($1, $2, $3, $4, $5::bytea, $6, "
 	                     "$7, $8, $9, $10::date)",
@@ -572,6 +572,11 @@ void txn_posted(void *arg, int status, const PGresult *res)
 	/* A lost connection leaves the outcome unknown: treat it as an
 	 * approval that must be undone. */
 	t->maybe_approved = approved || status == PGP_ERR_LOST;
+	if (!ok && !t->maybe_approved && t->state == TXN_LATE)
+		/* Answered 91 at the deadline already; the database's word on
+		 * it (an approval past the deadline is refused: migration 025). */
+		swlog(SWLOG_WARN, 0, t->id, "db", "late outcome, nothing committed: %s",
+		      res ? PQresultErrorMessage(res) : pgp_strerror(status));
 	if (!money_back(t))
 		return;
 	if (!ok) {
@@ -594,6 +599,18 @@ void txn_posted(void *arg, int status, const PGresult *res)
 		t->have_balances = true;
 	}
 	txn_answer(t);
+}
+
+/* The transaction's deadline on the wall clock, as seconds since the
+ * epoch: authorise() commits no approval after it (migration 025), so a
+ * switch that dies after answering 91 leaves no approval standing. */
+static void deadline_wall(const struct sw_txn *t, char *out, size_t cap)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t left_us = (int64_t)t->sw->cfg.txn_deadline_ms * 1000 - (int64_t)(sw_now_us() - t->t0_us);
+	double at = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + (double)left_us / 1e6;
+	snprintf(out, cap, "%.6f", at);
 }
 
 static void step_post(struct sw_txn *t)
@@ -620,15 +637,17 @@ static void step_post(struct sw_txn *t)
 		const char *v[6] = {t->acq, t->tid, t->stan, t->de7, t->currency, t->totals};
 		ok = txn_db_exec(t, TXN_POST, "terminal_reconcile", 6, v, txn_posted);
 	} else if (t->kind == TK_FINANCIAL) {
-		const char *v[19] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
+		char deadline[32];
+		deadline_wall(t, deadline, sizeof deadline);
+		const char *v[20] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
 		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
 		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,
 		                     t->proc, t->expiry[0] ? t->expiry : NULL,
 		                     t->pin_result[0] ? t->pin_result : NULL,
 		                     t->recurring ? "true" : "false", t->cvm,
 		                     t->cvv2_result[0] ? t->cvv2_result : NULL,
-		                     t->cash_amount[0] ? t->cash_amount : NULL};
-		ok = txn_db_exec(t, TXN_POST, "authorise", 19, v, txn_posted);
+		                     t->cash_amount[0] ? t->cash_amount : NULL, deadline};
+		ok = txn_db_exec(t, TXN_POST, "authorise", 20, v, txn_posted);
 	} else {
 		char mti[5];
 		/* Repeats are logged under the original's MTI. */
