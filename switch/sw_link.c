@@ -543,7 +543,7 @@ static void link_connect(struct sw_link *l)
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (l->tls) {
 		SSL *ssl = SSL_new(l->tls);
-		const char *name = l->cfg.tls_server_name;
+		char *name = l->cfg.tls_server_name; /* not const: OpenSSL's SNI macro casts it */
 		bool ok = ssl != NULL;
 		if (ok && name[0])
 			ok = SSL_set_tlsext_host_name(ssl, name) == 1 && SSL_set1_host(ssl, name) == 1;
