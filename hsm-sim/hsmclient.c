@@ -52,6 +52,8 @@ struct hsmc_pool {
     struct conn *conns;
     unsigned n, rr, idspace;
     char *sni; /* copy of tls_server_name, needed at each connect */
+    char ip[INET_ADDRSTRLEN]; /* without a name, the certificate must carry this IP */
+    bool verify_ip;
     int in_cb;
     bool dying;
 };
@@ -336,6 +338,8 @@ static void conn_start(struct conn *c)
         if (ssl && p->sni) {
             SSL_set_tlsext_host_name(ssl, p->sni);
             SSL_set1_host(ssl, p->sni);
+        } else if (ssl && p->verify_ip) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->ip);
         }
         c->bev = ssl ? bufferevent_openssl_socket_new(p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                       BEV_OPT_CLOSE_ON_FREE) : NULL;
@@ -418,6 +422,8 @@ hsmc_pool *hsmc_pool_new(struct event_base *base, const hsmc_config *cfg, int *e
         e = HSMC_ERR_ARG;
         goto out;
     }
+    snprintf(p->ip, sizeof p->ip, "%s", c.host);
+    p->verify_ip = c.tls && c.tls_ca && !c.tls_server_name;
     p->cfg.host = NULL; /* not kept: the caller's string may go away */
     p->cfg.tls_ca = p->cfg.tls_cert = p->cfg.tls_key = NULL;
     if (c.tls && !(p->ssl = client_tls(&c))) {

@@ -60,8 +60,9 @@ typedef struct hsmc_config {
     unsigned reconnect_min_ms; /* first retry delay, default 100 */
     unsigned reconnect_max_ms; /* backoff cap, default 5000 */
     unsigned header_len;       /* must match the server, default 4, 1..32 */
-    /* TLS: set tls to 1; tls_ca verifies the server (and its name when
-     * tls_server_name is set); tls_cert/tls_key present a client cert. */
+    /* TLS: set tls to 1; tls_ca verifies the server and its name
+     * (tls_server_name, also sent as SNI) or, without a name, the host's IP
+     * in its subjectAltName; tls_cert/tls_key present a client cert. */
     int tls;
     const char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
 } hsmc_config;

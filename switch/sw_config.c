@@ -505,6 +505,8 @@ int swcfg_check(const struct swcfg *c, char *err, size_t errlen)
 	}
 	if (c->admin_token_file[0] && !c->admin_port)
 		return fail(err, errlen, "[admin] token_file without an admin address");
+	if (c->hsm_tls && !c->hsm_tls_ca[0])
+		return fail(err, errlen, "[hsm] tls needs tls_ca (hsm-sim's certificate is always verified)");
 	if (c->hsm_tls && (!c->hsm_tls_cert[0] != !c->hsm_tls_key[0]))
 		return fail(err, errlen, "[hsm] tls_cert and tls_key go together");
 	return 0;
