@@ -358,13 +358,16 @@ static void finish_request(struct lgt_term *t, enum lgt_outcome out, const char 
 	bool reversible = t->cur.kind == TLQ_FIN && (res->op == LGS_WITHDRAW || res->op == LGS_PURCHASE);
 	static const char *const seen[] = {[LGT_TIMEOUT] = "timeout", [LGT_MACFAIL] = "macfail",
 	                                   [LGT_LOST] = "lost"};
-	if (!(unanswered && t->cur.kind == TLQ_REV)) /* else reported when its repeats end */
+	/* A reversal's answer whose MAC fails is no acknowledgement (it may
+	 * not be the switch's): repeated like an unanswered one. */
+	bool rev_unsure = t->cur.kind == TLQ_REV && (unanswered || out == LGT_MACFAIL);
+	if (!rev_unsure) /* else reported when its repeats end */
 		report(t, &t->cur, res->op, res->reversed, out == LGT_ANSWERED ? rc : seen[out], approval,
 		       !unanswered, 1);
 	if (approved && t->cur.kind == TLQ_FIN && t->cur.amount > 0) {
 		snprintf(t->cur.approval, sizeof t->cur.approval, "%s", approval);
 		keep_approval(t, &t->cur, res->op);
-	} else if (unanswered && t->cur.kind == TLQ_REV) {
+	} else if (rev_unsure) {
 		owe_reversal(t, &t->cur, res->reversed); /* an advice is repeated until answered */
 	} else if (reversible && (unanswered || (out == LGT_MACFAIL && strcmp(rc, "00") == 0))) {
 		owe_reversal(t, &t->cur, res->op);
@@ -417,6 +420,13 @@ static void on_message(struct lgt_term *t, const uint8_t *p, size_t len)
 		break;
 	}
 	case LGT_REVERSING:
+		if (tl_mac_verify(&t->tak, e->cfg.profile, p, len, &m) != TL_MAC_OK) {
+			/* Not an acknowledgement: the 0421 goes when its time-out
+			 * would have passed (not at once: a switch without its HSM
+			 * answers every repeat unMACed). */
+			arm(t, e->cfg.timeout_ms);
+			break;
+		}
 		e->cnt.adv_acked++;
 		if (t->rev_of == LGS_WITHDRAW && strcmp(rc, "00") == 0)
 			e->cnt.adv_acked_withdraw_amount += t->rev.amount;

@@ -256,8 +256,17 @@ static bool txn_deliver(struct sw_txn *t)
 		swm_inc(SWM_UNDELIVERED);
 		return false;
 	}
-	if (t->outlen)
+	if (t->mti[2] == '2' && !strcmp(t->rc, "91")) {
+		/* An advice (0120, 0220, 0420 and their repeats) is acknowledged
+		 * only once it is recorded: terminals take any answer to it as
+		 * the acknowledgement and stop repeating. Not recorded (the
+		 * database or the deadline): no answer, and the terminal
+		 * repeats it. */
+		swlog(SWLOG_WARN, c->id, t->id, "txn", "mti=%.4s stan=%s not acknowledged (%s): the terminal repeats it",
+		      t->mti, t->stan, t->rule);
+	} else if (t->outlen) {
 		sw_conn_send(c, t->out, t->outlen);
+	}
 	if (t->cprev)
 		t->cprev->cnext = t->cnext;
 	else

@@ -20,10 +20,23 @@
 #
 #   crash_test.sh BUILD_BIN_DIR                  reduced form: 5 kills (ctest crash_kill9)
 #   CRASH_ROUNDS=50 crash_test.sh BUILD_BIN_DIR  full form (docs/testing.md)
+#   CRASH_TARGET=hsm       kill -9 hsm-sim instead, restarted on its port
+#   CRASH_TARGET=postgres  crash PostgreSQL instead (immediate shutdown, an
+#                          outage of 0.5-2 s, restart with WAL recovery), on a
+#                          cluster of its own (BUILD/pg-crash); switchd must
+#                          serve again within 5 s of its return
 #   CRASH_SEED=N     repeat a run's random choices (kill delays, loadgen's seed)
 #   CRASH_KEEP=DIR   keep the outcomes, the logs and the database there
 # Outside ctest it uses the build's test cluster (lib.sh).
 set -euo pipefail
+target=${CRASH_TARGET:-switchd}
+case "$target" in switchd|hsm|postgres) ;; *) echo "CRASH_TARGET: switchd, hsm or postgres" >&2; exit 2 ;; esac
+if [ "$target" = postgres ] && [ $# -eq 1 ]; then
+  # it stops and starts PostgreSQL: a cluster of its own, not the shared one
+  SWITCH_PGDIR=$(cd "$1/.." && pwd)/pg-crash
+  export SWITCH_PGDIR
+  "$(dirname "$0")/../../scripts/db" start >/dev/null
+fi
 # shellcheck disable=SC1091
 . "$(dirname "$0")/lib.sh"
 
@@ -31,7 +44,7 @@ rounds=${CRASH_ROUNDS:-5} cards=${CRASH_CARDS:-2000} atms=${CRASH_ATMS:-50} rate
 seed=${CRASH_SEED:-$(( ($(date +%s) * 1009 + $$) % 1000000 ))}
 RANDOM=$seed
 ACQ=00000000001
-echo "crash: $rounds rounds, $cards cards, $atms ATMs, $rate tx/s, seed $seed"
+echo "crash: $rounds rounds of $target, $cards cards, $atms ATMs, $rate tx/s, seed $seed"
 crash_setup crash "$cards" "$atms"
 
 # switchd with its defaults (deadline 3 s); the same ports every time.
@@ -46,7 +59,13 @@ OUT=$TMP/outcomes.csv
   --rate "$rate" --duration 3600 --timeout 4000 --repeats 30 --seed "$seed" \
   --mix withdraw=50,purchase=35,reversal=15 --outcomes "$OUT" -v >"$TMP/loadgen.out" 2>"$TMP/loadgen.err" &
 LG_PID=$!
-stop_loadgen() { [ -n "${LG_PID:-}" ] && kill -9 "$LG_PID" 2>/dev/null; sw_cleanup; }
+stop_loadgen() {
+  [ -n "${LG_PID:-}" ] && kill -9 "$LG_PID" 2>/dev/null
+  [ "$target" = postgres ] && "$src/scripts/db" start >/dev/null 2>&1
+  sw_cleanup
+  [ "$target" = postgres ] && "$src/scripts/db" stop >/dev/null 2>&1
+  return 0
+}
 trap stop_loadgen EXIT
 lines() { [ -f "$OUT" ] && wc -l <"$OUT" || echo 0; }
 # the kills start once the terminals are set up and answers come back
@@ -62,11 +81,30 @@ for round in $(seq "$rounds"); do
   ms=$((300 + RANDOM % 2701))
   sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   inflight=$(metric switchd_inflight)
-  kill -9 "$SW_PID"
-  wait "$SW_PID" 2>/dev/null || true
   killed_inflight=$((killed_inflight + ${inflight:-0}))
-  echo "crash: round $round: killed switchd after ${ms} ms, ${inflight:-?} in flight ($(( $(lines) - 1 )) outcomes so far)"
-  sw_start "${sw_args[@]}"
+  case "$target" in
+  switchd)
+    kill -9 "$SW_PID"
+    wait "$SW_PID" 2>/dev/null || true
+    echo "crash: round $round: killed switchd after ${ms} ms, ${inflight:-?} in flight ($(( $(lines) - 1 )) outcomes so far)"
+    sw_start "${sw_args[@]}" ;;
+  hsm)
+    kill -9 "$HSM_PID"
+    wait "$HSM_PID" 2>/dev/null || true
+    echo "crash: round $round: killed hsm-sim after ${ms} ms, ${inflight:-?} in switchd ($(( $(lines) - 1 )) outcomes so far)"
+    sleep 0.5
+    hsm_start ;;
+  postgres)
+    "$src/scripts/db" crash
+    out_ms=$((500 + RANDOM % 1501))
+    sleep "$((out_ms / 1000)).$(printf '%03d' $((out_ms % 1000)))"
+    "$src/scripts/db" start >/dev/null
+    back=$(date +%s%N)
+    for _ in $(seq 100); do healthz >/dev/null 2>&1 && break; sleep 0.05; done
+    healthz >/dev/null 2>&1 || fail "switchd not serving 5 s after PostgreSQL came back"
+    echo "crash: round $round: crashed PostgreSQL after ${ms} ms for ${out_ms} ms, ${inflight:-?} in switchd;" \
+         "switchd healthy $(( ($(date +%s%N) - back) / 1000000 )) ms after its return ($(( $(lines) - 1 )) outcomes so far)" ;;
+  esac
 done
 
 # The load goes on a little after the last restart (terminals reconnect

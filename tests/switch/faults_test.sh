@@ -118,6 +118,15 @@ $(purchase 0200 000201 1000)
 !expect 39=91
 EOF2
 healthz >/dev/null && fail "/healthz ok with the database down"
+# a reversal advice cannot be recorded: no answer (any 0430 is the
+# terminal's acknowledgement), so the terminal goes on repeating it
+iso - --timeout 4 <<EOF2 || fail "database down: a reversal was acknowledged"
+$(signon)
+!send-only
+$(reversal 0420 000202 000102 1200)
+!no-answer
+EOF2
+grep -q 'mti=0420 stan=000202 not acknowledged' "$SW_LOG" || fail "the unacknowledged reversal not logged"
 "$src/scripts/db" start >/dev/null
 up=$(date +%s%N)
 n=0 ok=
