@@ -581,11 +581,13 @@ void txn_posted(void *arg, int status, const PGresult *res)
 	/* A lost connection leaves the outcome unknown: treat it as an
 	 * approval that must be undone. */
 	t->maybe_approved = approved || status == PGP_ERR_LOST;
-	if (!ok && !t->maybe_approved && t->state == TXN_LATE)
+	if (!ok && !t->maybe_approved && t->state == TXN_LATE) {
 		/* Answered 91 at the deadline already; the database's word on
 		 * it (an approval past the deadline is refused: migration 025). */
-		swlog(SWLOG_WARN, 0, t->id, "db", "late outcome, nothing committed: %s",
-		      res ? PQresultErrorMessage(res) : pgp_strerror(status));
+		const char *m = res ? PQresultErrorMessage(res) : pgp_strerror(status);
+		swlog(SWLOG_WARN, 0, t->id, "db", "late outcome, nothing committed: %.*s",
+		      (int)strcspn(m, "\n"), m);
+	}
 	if (!money_back(t))
 		return;
 	if (!ok) {
