@@ -65,7 +65,9 @@ lock_account "$DB" "$acct"
 buy2_hex=$(echo "$buy_hex" | sed "s/$(printf '%s' "$T" | xxd -p)/$(printf '%s' "$(date -u -d '+1 sec' +%m%d%H%M%S)" | xxd -p)/")
 python3 "$here/loadclient.py" --port "$SW_PORT" --conns 20 --out "$TMP/stop.out" "$buy2_hex" >"$TMP/stop.txt" &
 client=$!
-for _ in $(seq 150); do [ "$(metric switchd_inflight)" = 20 ] && break; sleep 0.05; done
+# (up to 30 s: under the sanitizers, beside switchd_hostile's 10,000
+# connections, the 20 clients may take a while to connect and send)
+for _ in $(seq 600); do [ "$(metric switchd_inflight)" = 20 ] && break; sleep 0.05; done
 [ "$(metric switchd_inflight)" = 20 ] || fail "purchases not in flight: $(metric switchd_inflight)"
 kill -TERM "$SW_PID"
 sleep 0.3
