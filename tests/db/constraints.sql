@@ -51,4 +51,66 @@ SELECT pg_temp.refused($$UPDATE cards SET pan_masked = '4539100000001123' WHERE 
 
 -- 5. Audit log is append-only.
 SELECT pg_temp.refused($$DELETE FROM audit_log$$, '23001', 'delete audit');
+
+-- 6. The keys checked per statement (migration 027) instead of row by row.
+-- a line on an account that does not exist
+SELECT pg_temp.refused($$INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+  VALUES (900001, 999999, 840, 100), (900001, internal_account('fee_income', 840::smallint), 840, -100)$$,
+  '23503', 'line on a missing account');
+-- an account with posted lines is not deleted (nor its customer, nor its currency)
+SELECT pg_temp.refused($$DELETE FROM accounts WHERE id = internal_account('fee_income', 840::smallint)$$,
+  '23503', 'account with lines deleted');
+-- a clearing record naming a file, authorisation, entry or record that does not exist
+INSERT INTO clearing_files (id, scheme, file_id, file_sha256, business_day)
+  VALUES (900001, 'visa', 'T027', '\x027027', current_date);
+INSERT INTO clearing_records (id, file_id, seq, byte_offset, kind, amount, currency, outcome, entry_id)
+  VALUES (900001, 900001, 1, 0, 'presentment', 100, 840, 'force', 900001);
+SELECT pg_temp.refused($$INSERT INTO clearing_records (file_id, seq, byte_offset, kind, amount, currency, outcome)
+  VALUES (999999, 1, 0, 'presentment', 100, 840, 'exception')$$, '23503', 'record of a missing file');
+SELECT pg_temp.refused($$INSERT INTO clearing_records (file_id, seq, byte_offset, kind, amount, currency, outcome,
+  matched_auth_id) VALUES (900001, 2, 0, 'presentment', 100, 840, 'matched', 999999999)$$,
+  '23503', 'record of a missing authorisation');
+SELECT pg_temp.refused($$INSERT INTO clearing_records (file_id, seq, byte_offset, kind, amount, currency, outcome,
+  entry_id) VALUES (900001, 2, 0, 'presentment', 100, 840, 'force', 999999999)$$, '23503', 'record of a missing entry');
+SELECT pg_temp.refused($$INSERT INTO clearing_records (file_id, seq, byte_offset, kind, amount, currency, outcome,
+  reverses_record_id) VALUES (900001, 2, 0, 'presentment_reversal', 100, 840, 'reversed', 999999999)$$,
+  '23503', 'reversal of a missing record');
+SELECT pg_temp.refused($$UPDATE clearing_records SET entry_id = 999999999 WHERE id = 900001$$,
+  '23503', 'record pointed at a missing entry');
+-- what a clearing record names is not deleted
+SELECT pg_temp.refused($$DELETE FROM clearing_files WHERE id = 900001$$, '23503', 'file with records deleted');
+INSERT INTO clearing_records (file_id, seq, byte_offset, kind, amount, currency, outcome, reverses_record_id)
+  VALUES (900001, 2, 0, 'presentment_reversal', 100, 840, 'reversed', 900001);
+SELECT pg_temp.refused($$DELETE FROM clearing_records WHERE id = 900001$$, '23503', 'reversed record deleted');
+SELECT pg_temp.check_invariants();
+
+-- 7. The bulk balance check (ledger.bulk, as clearing_import() sets it):
+-- one unbalanced entry among many, in any order of checking, is found
+-- and named; balanced ones pass.
+SELECT pg_temp.refused($q$
+  DO $x$ BEGIN
+    PERFORM set_config('ledger.bulk', 'on', true);
+    INSERT INTO journal_entries (id, business_day, kind)
+      SELECT g, current_date, 'test' FROM generate_series(900100, 900160) g ORDER BY g DESC;
+    INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+      SELECT g, a, 840, CASE WHEN a = internal_account('fee_income', 840::smallint) THEN -5 ELSE 5 END
+             + CASE WHEN g = 900150 AND a <> internal_account('fee_income', 840::smallint) THEN 1 ELSE 0 END
+        FROM generate_series(900100, 900160) g,
+             unnest(ARRAY[(SELECT id FROM accounts WHERE number = '100000011'),
+                          internal_account('fee_income', 840::smallint)]) a;
+  END $x$$q$, '23514', 'bulk: one unbalanced entry of 61');
+DO $$ BEGIN
+  PERFORM set_config('ledger.bulk', 'on', true);
+  INSERT INTO journal_entries (id, business_day, kind)
+    SELECT g, current_date, 'test' FROM generate_series(900200, 900260) g ORDER BY g DESC;
+  INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+    SELECT g, a, 840, CASE WHEN a = internal_account('fee_income', 840::smallint) THEN -5 ELSE 5 END
+      FROM generate_series(900200, 900260) g,
+           unnest(ARRAY[(SELECT id FROM accounts WHERE number = '100000011'),
+                        internal_account('fee_income', 840::smallint)]) a;
+  SET CONSTRAINTS ALL IMMEDIATE;
+  PERFORM set_config('ledger.bulk', 'off', true);
+END $$;
+SET CONSTRAINTS ALL DEFERRED;
+SELECT pg_temp.check_invariants();
 ROLLBACK;
