@@ -330,6 +330,9 @@ DECLARE
           '  PERFORM set_config(''ledger.bulk'', ''on'', true);' || chr(10) ||
           '  CREATE TEMP TABLE ledger_pending_held (account_id bigint NOT NULL, delta bigint NOT NULL) ON COMMIT DROP;' ||
           chr(10) || '  ANALYZE clearing_stage;'],
+    ARRAY['   ORDER BY from_currency, to_currency, effective_from DESC;',
+          '   ORDER BY from_currency, to_currency, effective_from DESC;' || chr(10) ||
+          '  ANALYZE clearing_pv, clearing_rates;'],
     ARRAY['    FROM currencies c;',
           '    FROM currencies c;' || chr(10) || '  ANALYZE clearing_gl;'],
     ARRAY['  RETURN f;',
@@ -338,7 +341,8 @@ DECLARE
     ARRAY['   ORDER BY abs(l.amount_txn - st.amount), l.id LIMIT 1) m ON true;',
           '   ORDER BY abs(l.amount_txn - st.amount), l.id LIMIT 1) m ON true;' || chr(10) ||
           '  ANALYZE clearing_work;'],
-    -- entry ids drawn with the plan, not by an UPDATE of every row after it
+    -- entry ids drawn with the plan (in record order, as the UPDATE did), not
+    -- by an UPDATE of every row after it
     ARRAY['AND NOT (y.kind = ''credit'' AND y.auth_id IS NOT NULL)) AS posts' || chr(10) ||
           '    FROM y WHERE y.outcome IS NOT NULL;' || chr(10) || chr(10) ||
           '  ALTER TABLE clearing_plan ADD COLUMN entry_id bigint;' || chr(10) ||
@@ -347,7 +351,7 @@ DECLARE
           '         CASE WHEN y.outcome IN (''matched'', ''late'', ''force'')' ||
           ' AND NOT (y.kind = ''credit'' AND y.auth_id IS NOT NULL)' || chr(10) ||
           '              THEN nextval(''journal_entries_id_seq'') END AS entry_id' || chr(10) ||
-          '    FROM y WHERE y.outcome IS NOT NULL;' || chr(10) ||
+          '    FROM y WHERE y.outcome IS NOT NULL ORDER BY y.seq;' || chr(10) ||
           '  ANALYZE clearing_plan;']
   ];
 BEGIN
