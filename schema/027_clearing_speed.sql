@@ -337,6 +337,16 @@ DECLARE
           '    FROM currencies c;' || chr(10) || '  ANALYZE clearing_gl;'],
     ARRAY['  RETURN f;',
           '  PERFORM ledger_pending_flush();' || chr(10) || '  RETURN f;'],
+    -- duplicate ARNs ranked on (seq, arn, kind) alone: the window over the
+    -- whole record sorted every column of every record (on disk for a
+    -- million records)
+    ARRAY['         CASE WHEN st.arn IS NULL THEN 1' || chr(10) ||
+          '              ELSE row_number() OVER (PARTITION BY st.arn, st.kind ORDER BY st.seq) END AS arn_rank,',
+          '         coalesce(rk.arn_rank, 1) AS arn_rank,'],
+    ARRAY['    FROM clearing_stage st' || chr(10),
+          '    FROM clearing_stage st' || chr(10) ||
+          '    LEFT JOIN (SELECT seq, row_number() OVER (PARTITION BY arn, kind ORDER BY seq) AS arn_rank' ||
+          ' FROM clearing_stage WHERE arn IS NOT NULL) rk ON rk.seq = st.seq' || chr(10)],
     -- statistics for the planner on the work table (no autovacuum on temp tables)
     ARRAY['   ORDER BY abs(l.amount_txn - st.amount), l.id LIMIT 1) m ON true;',
           '   ORDER BY abs(l.amount_txn - st.amount), l.id LIMIT 1) m ON true;' || chr(10) ||
@@ -364,4 +374,4 @@ BEGIN
   EXECUTE def;
 END $$;
 ALTER FUNCTION clearing_import(card_scheme, text, bytea, date, text, bigint, boolean, boolean, integer, bigint)
-  SET jit = off SET work_mem = '256MB';
+  SET jit = off SET work_mem = '1GB';
