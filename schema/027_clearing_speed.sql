@@ -31,6 +31,11 @@
 --    checked at their own commit and are balanced: they add work, never a
 --    false refusal. Without the setting, the check is per entry as before
 --    (an authorisation posts one entry: no range to gain from).
+--    The range is one of ids. An entry made after a check, within the same
+--    statement and with an id picked by hand inside the range, would not be
+--    checked; that needs the check made immediate first (SET CONSTRAINTS)
+--    and an id not drawn from the sequence, whose later values all lie
+--    above the range. Every caller draws entry ids from the sequence.
 CREATE OR REPLACE FUNCTION journal_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   bad smallint;

@@ -89,7 +89,9 @@ cat "$out.2"
 grep -qE 'purchase +453910\*\*\*\*\*\*2204 amount=USD60.00 entry=071 pin=tpk 0200 rc=00 ' "$out" || fail "PIN purchase line"
 
 # Nothing secret on the terminal's output or in the switch's log.
-! grep -qE "4539100000002204|4539100000004408|5274100000006607|cvv2=|$cvv2 " "$out" || fail "clear PAN or CVV2 printed"
+# (the CVV2 as a number of its own: "auth=000013 " is no CVV2 013)
+! grep -qE "4539100000002204|4539100000004408|5274100000006607|cvv2=|(^|[^0-9])$cvv2( |$)" "$out" \
+  || fail "clear PAN or CVV2 printed"
 ! grep -qE "4539100000004408|C2003$cvv2" "$SW_LOG" || fail "clear PAN or CVV2 in the switch log"
 
 # binary87 with ascii4 framing: a PIN purchase after a key change (MACed,
