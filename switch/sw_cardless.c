@@ -17,9 +17,11 @@
 
 static void redeem(struct sw_txn *t, bool code_ok)
 {
-	const char *v[8] = {t->acq, t->tid, t->stan, t->de7, t->reference,
-	                    code_ok ? "true" : "false", t->amount, t->currency};
-	if (!txn_db_exec(t, TXN_POST, "voucher_redeem", 8, v, txn_posted))
+	char deadline[32];
+	txn_deadline_wall(t, deadline, sizeof deadline);
+	const char *v[9] = {t->acq, t->tid, t->stan, t->de7, t->reference,
+	                    code_ok ? "true" : "false", t->amount, t->currency, deadline};
+	if (!txn_db_exec(t, TXN_POST, "voucher_redeem", 9, v, txn_posted))
 		txn_answer_now(t, "91", "db_unavailable");
 }
 

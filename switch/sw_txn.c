@@ -84,8 +84,8 @@ int sw_txn_prepare(struct pgpool *db)
 	                     "SELECT status, amount, currency, code_offset, pvk_lmk FROM voucher_lookup($1)", 1);
 	rc |= pgpool_prepare(db, "voucher_redeem",
 	                     "SELECT " RESULT_COLS " FROM voucher_redeem($1, $2, $3, $4, $5, $6::boolean, "
-	                     "$7::bigint, $8::smallint)",
-	                     8);
+	                     "$7::bigint, $8::smallint, to_timestamp($9::float8))",
+	                     9);
 	rc |= pgpool_prepare(db, "auth_log_local",
 	                     "SELECT auth_log_local($1, $2, $3, $4, $5, $6, $7, $8::bytea, "
 	                     "$9::bigint, $10::smallint, $11, $12)",
@@ -613,9 +613,10 @@ void txn_posted(void *arg, int status, const PGresult *res)
 }
 
 /* The transaction's deadline on the wall clock, as seconds since the
- * epoch: authorise() commits no approval after it (migration 025), so a
- * switch that dies after answering 91 leaves no approval standing. */
-static void deadline_wall(const struct sw_txn *t, char *out, size_t cap)
+ * epoch: authorise() and voucher_redeem() commit no approval after it
+ * (migrations 025, 028), so a switch that dies after answering 91 leaves
+ * no approval standing. */
+void txn_deadline_wall(const struct sw_txn *t, char *out, size_t cap)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -649,7 +650,7 @@ static void step_post(struct sw_txn *t)
 		ok = txn_db_exec(t, TXN_POST, "terminal_reconcile", 6, v, txn_posted);
 	} else if (t->kind == TK_FINANCIAL) {
 		char deadline[32];
-		deadline_wall(t, deadline, sizeof deadline);
+		txn_deadline_wall(t, deadline, sizeof deadline);
 		const char *v[20] = {t->txn_type, t->acq, t->tid, t->stan, t->de7, t->pan_hash,
 		                     t->amount, t->currency, t->merchant[0] ? t->merchant : NULL,
 		                     t->mcc[0] ? t->mcc : NULL, t->rrn[0] ? t->rrn : NULL, t->mti,

@@ -139,6 +139,9 @@ void txn_with_terminal(struct sw_txn *t, bool fresh, void (*next)(struct sw_txn 
 /* The callback of the statements that decide (authorise() and its
  * kin, returning an auth_result): records the outcome and answers. */
 void txn_posted(void *arg, int status, const PGresult *res);
+/* t's deadline on the wall clock ("seconds.micros" since the epoch), for
+ * the statements that refuse to commit an approval after it. */
+void txn_deadline_wall(const struct sw_txn *t, char *out, size_t cap);
 /* An HSM check's verdict: 1 verified, 0 wrong, -1 an HSM error (logged
  * and answered 96 here). */
 int txn_hsm_verdict(struct sw_txn *t, const hsmc_reply *r, const char *what);
