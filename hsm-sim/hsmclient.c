@@ -53,7 +53,6 @@ struct hsmc_pool {
     unsigned n, rr, idspace;
     char *sni; /* copy of tls_server_name, needed at each connect */
     char ip[INET_ADDRSTRLEN]; /* without a name, the certificate must carry this IP */
-    bool verify_ip;
     int in_cb;
     bool dying;
 };
@@ -335,11 +334,12 @@ static void conn_start(struct conn *c)
     hsmc_pool *p = c->pool;
     if (p->ssl) {
         SSL *ssl = SSL_new(p->ssl);
-        if (ssl && p->sni) {
-            SSL_set_tlsext_host_name(ssl, p->sni);
-            SSL_set1_host(ssl, p->sni);
-        } else if (ssl && p->verify_ip) {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->ip);
+        /* The name or the IP the certificate must carry: a failure to set
+         * it would connect unchecked, so it fails the connect instead. */
+        if (ssl && !(p->sni ? SSL_set_tlsext_host_name(ssl, p->sni) == 1 && SSL_set1_host(ssl, p->sni) == 1
+                            : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), p->ip) == 1)) {
+            SSL_free(ssl);
+            ssl = NULL;
         }
         c->bev = ssl ? bufferevent_openssl_socket_new(p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                       BEV_OPT_CLOSE_ON_FREE) : NULL;
@@ -423,7 +423,6 @@ hsmc_pool *hsmc_pool_new(struct event_base *base, const hsmc_config *cfg, int *e
         goto out;
     }
     snprintf(p->ip, sizeof p->ip, "%s", c.host);
-    p->verify_ip = c.tls && c.tls_ca && !c.tls_server_name;
     p->cfg.host = NULL; /* not kept: the caller's string may go away */
     p->cfg.tls_ca = p->cfg.tls_cert = p->cfg.tls_key = NULL;
     if (c.tls && !(p->ssl = client_tls(&c))) {

@@ -41,9 +41,10 @@ DECLARE
   bad smallint;
   bad_entry bigint;
   v_key text;
-  v_lo bigint;
+  v_lo bigint;    -- the range checked so far in this statement
   v_hi bigint;
-  v_top bigint;
+  v_from bigint;  -- the part of it this check adds
+  v_to bigint;
 BEGIN
   IF current_setting('ledger.bulk', true) IS DISTINCT FROM 'on' THEN
     SELECT currency INTO bad FROM journal_lines
@@ -55,7 +56,9 @@ BEGIN
     RETURN NULL;
   END IF;
 
-  v_key := pg_current_xact_id()::text || '/' || statement_timestamp()::text;
+  -- The settings are the transaction's own (set_config(..., true)): the
+  -- statement's start tells this statement's checks from an earlier one's.
+  v_key := statement_timestamp()::text;
   IF current_setting('ledger.checked_key', true) = v_key THEN
     v_lo := current_setting('ledger.checked_lo')::bigint;
     v_hi := current_setting('ledger.checked_hi')::bigint;
@@ -63,28 +66,24 @@ BEGIN
       RETURN NULL;
     END IF;
   END IF;
-  SELECT max(id) INTO v_top FROM journal_entries;
-  PERFORM set_config('work_mem', '256MB', true);    -- the grouping of a file's lines, in memory
-  -- The part of [NEW.id, newest] not checked yet in this statement.
-  IF v_lo IS NULL THEN
-    v_lo := NEW.id; v_hi := v_top;
-    EXECUTE 'SELECT entry_id, currency FROM journal_lines WHERE entry_id BETWEEN $1 AND $2'
-            ' GROUP BY 1, 2 HAVING sum(amount) <> 0 LIMIT 1' INTO bad_entry, bad USING v_lo, v_hi;
-  ELSIF NEW.id < v_lo THEN
-    EXECUTE 'SELECT entry_id, currency FROM journal_lines WHERE entry_id BETWEEN $1 AND $2'
-            ' GROUP BY 1, 2 HAVING sum(amount) <> 0 LIMIT 1' INTO bad_entry, bad USING NEW.id, v_lo - 1;
-    v_lo := NEW.id;
+  -- What of [NEW.id, newest] is not checked yet in this statement.
+  IF v_lo IS NULL OR NEW.id > v_hi THEN
+    v_from := coalesce(v_hi + 1, NEW.id);
+    SELECT max(id) INTO v_to FROM journal_entries;
   ELSE
-    EXECUTE 'SELECT entry_id, currency FROM journal_lines WHERE entry_id BETWEEN $1 AND $2'
-            ' GROUP BY 1, 2 HAVING sum(amount) <> 0 LIMIT 1' INTO bad_entry, bad USING v_hi + 1, v_top;
-    v_hi := v_top;
+    v_from := NEW.id;
+    v_to := v_lo - 1;
   END IF;
+  PERFORM set_config('work_mem', '256MB', true);    -- the grouping of a file's lines, in memory
+  EXECUTE 'SELECT entry_id, currency FROM journal_lines WHERE entry_id BETWEEN $1 AND $2'
+          ' GROUP BY 1, 2 HAVING sum(amount) <> 0 LIMIT 1' INTO bad_entry, bad USING v_from, v_to;
   IF bad_entry IS NOT NULL THEN
     RAISE EXCEPTION 'journal entry % does not balance in currency %', bad_entry, bad
       USING ERRCODE = 'check_violation';
   END IF;
-  PERFORM set_config('ledger.checked_key', v_key, true), set_config('ledger.checked_lo', v_lo::text, true),
-          set_config('ledger.checked_hi', v_hi::text, true);
+  PERFORM set_config('ledger.checked_key', v_key, true),
+          set_config('ledger.checked_lo', least(v_from, coalesce(v_lo, v_from))::text, true),
+          set_config('ledger.checked_hi', greatest(v_to, coalesce(v_hi, v_to))::text, true);
   RETURN NULL;
 END $$;
 

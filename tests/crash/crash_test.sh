@@ -68,6 +68,7 @@ stop_loadgen() {
 }
 trap stop_loadgen EXIT
 lines() { [ -f "$OUT" ] && wc -l <"$OUT" || echo 0; }
+sleep_ms() { sleep "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"; }
 # the kills start once the terminals are set up and answers come back
 for _ in $(seq 300); do [ "$(lines)" -gt 20 ] && break; kill -0 "$LG_PID" 2>/dev/null || break; sleep 0.1; done
 [ "$(lines)" -gt 20 ] || fail "loadgen did not get going: $(tail -5 "$TMP/loadgen.err")"
@@ -79,7 +80,7 @@ killed_inflight=0
 for round in $(seq "$rounds"); do
   for _ in $(seq 100); do [ "$(metric switchd_signed_on)" -ge $((atms / 2)) ] && break; sleep 0.05; done
   ms=$((300 + RANDOM % 2701))
-  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+  sleep_ms "$ms"
   inflight=$(metric switchd_inflight)
   killed_inflight=$((killed_inflight + ${inflight:-0}))
   case "$target" in
@@ -97,7 +98,7 @@ for round in $(seq "$rounds"); do
   postgres)
     "$src/scripts/db" crash
     out_ms=$((500 + RANDOM % 1501))
-    sleep "$((out_ms / 1000)).$(printf '%03d' $((out_ms % 1000)))"
+    sleep_ms "$out_ms"
     "$src/scripts/db" start >/dev/null
     back=$(date +%s%N)
     for _ in $(seq 100); do healthz >/dev/null 2>&1 && break; sleep 0.05; done

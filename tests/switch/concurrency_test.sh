@@ -40,19 +40,12 @@ ledger() { sql "select a.ledger_balance from cards c join accounts a on a.id = c
 # spread over the switchd processes given; checks the answers and the books.
 burst() {
   local name=$1 id=$2; shift 2
-  local targets=("$@") acct l0 tag=burst_lock_$RANDOM
+  local targets=("$@") acct l0
   acct=$(sql "select a.number from cards c join accounts a on a.id = c.account_id where c.id = $id")
   l0=$(ledger "$id")
   printf 'signon expect=00\nkeychange expect=00\nwithdraw %s %d.%02d\n' "$name" $((AMOUNT / 100)) $((AMOUNT % 100)) \
     >"$TMP/burst.txt"
-  psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM accounts WHERE number = '$acct' FOR UPDATE;
-                          SELECT pg_sleep(120) /* $tag */; COMMIT;" >/dev/null 2>&1 &
-  local locker=$!
-  for _ in $(seq 250); do
-    [ "$(sql "select count(*) from pg_stat_activity where query like '%$tag%' and wait_event = 'PgSleep'
-              and pid <> pg_backend_pid()")" = 1 ] && break
-    sleep 0.02
-  done
+  lock_account "$DB" "$acct"
   local pids=() n t
   rm -f "$TMP"/out.*
   for n in $(seq $N); do
@@ -70,8 +63,7 @@ burst() {
     sleep 0.05
   done
   [ "$total" -ge $N ] || fail "only $total of $N withdrawals in flight after 30 s"
-  sql "select pg_cancel_backend(pid) from pg_stat_activity where query like '%$tag%' and pid <> pg_backend_pid()" >/dev/null
-  wait $locker || true
+  unlock_account
   for n in "${!pids[@]}"; do wait "${pids[$n]}" || { cat "$TMP/out.$((n + 1))"; fail "atm-sim session $((n + 1))"; }; done
   local ok declined
   ok=$(grep -h '^L3 .* rc=00 ' "$TMP"/out.* | wc -l)

@@ -10,16 +10,7 @@
 #   hsm_tls_test.sh BUILD_BIN_DIR
 . "$(dirname "$0")/lib.sh"
 sw_setup "$1"
-( cd "$TMP" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bank-ca &&
-  openssl req -newkey rsa:2048 -nodes -keyout hsm.key -out hsm.csr -subj /CN=hsm.bank.test &&
-  printf 'subjectAltName=DNS:hsm.bank.test,IP:127.0.0.1\n' >hsm.ext &&
-  openssl x509 -req -in hsm.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out hsm.pem -days 2 -extfile hsm.ext &&
-  openssl req -newkey rsa:2048 -nodes -keyout sw.key -out sw.csr -subj /CN=switchd.bank.test &&
-  openssl x509 -req -in sw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out sw.pem -days 2 &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 \
-    -subj /CN=hsm.bank.test -addext 'subjectAltName=DNS:hsm.bank.test,IP:127.0.0.1' ) \
-  >/dev/null 2>&1 || fail "cannot make test certificates"
+make_pki hsm hsm.bank.test sw switchd.bank.test
 
 TLS_HSM_PID=
 tls_hsm() {  # tls_hsm CERT KEY: a second hsm-sim (same LMK) on TLS, client certificates required
@@ -54,13 +45,7 @@ stan=100
 keychange() {  # keychange RC
   stan=$((stan + 2))
   iso - <<EOF2
-MTI=0800
-7=$T
-11=$(printf %06d $((stan - 1)))
-41=POS00002
-70=001
-!expect 39=00
-
+$(signon POS00002 "$(printf %06d $((stan - 1)))")
 MTI=0800
 7=$T
 11=$(printf %06d $stan)

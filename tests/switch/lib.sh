@@ -77,26 +77,45 @@ iso() {
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-# lock_account DB NUMBER [SECONDS]: another session holds the account's row
-# locked for SECONDS (default: until unlock_account), in the background
-# ($LOCKER); returns once it holds it.
-lock_account() {
+# lock_row DB TABLE CONDITION [SECONDS]: another session holds TABLE's row
+# (CONDITION picks it) locked FOR UPDATE for SECONDS (default: until
+# unlock_row), in the background ($LOCKER); returns once it holds it.
+lock_row() {
   local tag=locker_$RANDOM
   LOCK_DB=$1 LOCK_TAG=$tag
-  psql -X -q -d "$1" -c "BEGIN; SELECT 1 FROM accounts WHERE number='$2' FOR UPDATE; SELECT pg_sleep(${3:-120}) /* $tag */; COMMIT;" >/dev/null 2>&1 &
+  psql -X -q -d "$1" -c "BEGIN; SELECT 1 FROM $2 WHERE $3 FOR UPDATE; SELECT pg_sleep(${4:-120}) /* $tag */; COMMIT;" >/dev/null 2>&1 &
   LOCKER=$!
   for _ in $(seq 250); do
     [ "$(psql -X -q -At -d "$1" -c "select count(*) from pg_stat_activity where query like '%$tag%'
           and wait_event = 'PgSleep' and pid <> pg_backend_pid()")" = 1 ] && return 0
     sleep 0.02
   done
-  fail "the account lock was not taken within 5 s"
+  fail "the $2 row lock was not taken within 5 s"
 }
-# unlock_account: end the last lock_account now (its session is cancelled)
-unlock_account() {
+# unlock_row: end the last lock_row now (its session is cancelled)
+unlock_row() {
   psql -X -q -At -d "$LOCK_DB" -c "select pg_cancel_backend(pid) from pg_stat_activity
         where query like '%$LOCK_TAG%' and pid <> pg_backend_pid()" >/dev/null
   wait "$LOCKER" 2>/dev/null || true
+}
+# lock_account DB NUMBER [SECONDS], unlock_account: the account's row
+lock_account() { lock_row "$1" accounts "number = '$2'" "${3:-120}"; }
+unlock_account() { unlock_row; }
+
+# make_pki SERVER NAME CLIENT CN: test certificates in $TMP: a CA (ca.pem),
+# SERVER.pem/.key for NAME and 127.0.0.1 and CLIENT.pem/.key (CN) signed by
+# it, and rogue.pem/.key for NAME and 127.0.0.1 too but self-signed.
+make_pki() {
+  ( cd "$TMP" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bank-ca &&
+    openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" &&
+    printf 'subjectAltName=DNS:%s,IP:127.0.0.1\n' "$2" >"$1.ext" &&
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" -days 2 -extfile "$1.ext" &&
+    openssl req -newkey rsa:2048 -nodes -keyout "$3.key" -out "$3.csr" -subj "/CN=$4" &&
+    openssl x509 -req -in "$3.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$3.pem" -days 2 &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 \
+      -subj "/CN=$2" -addext "subjectAltName=DNS:$2,IP:127.0.0.1" ) \
+    >/dev/null 2>&1 || fail "cannot make test certificates"
 }
 
 # DE 7 values unique per run, so repeated runs never collide on the duplicate key
@@ -114,5 +133,5 @@ reversal() {
   printf 'MTI=%s\n2=%s\n3=000000\n4=%012d\n7=%s\n11=%s\n32=00000000001\n41=%s\n49=840\n90=0200%s%s0000000000100000000000\n' \
     "$1" "${6:-4539100000001107}" "$4" "$T" "$2" "${5:-POS00001}" "$3" "$T"
 }
-# signon [TID]: a sign-on that must be approved
-signon() { printf 'MTI=0800\n7=%s\n11=000000\n41=%s\n70=001\n!expect 39=00\n\n' "$T" "${1:-POS00001}"; }
+# signon [TID] [STAN]: a sign-on that must be approved
+signon() { printf 'MTI=0800\n7=%s\n11=%s\n41=%s\n70=001\n!expect 39=00\n\n' "$T" "${2:-000000}" "${1:-POS00001}"; }

@@ -11,16 +11,7 @@
 #   route_tls_test.sh BUILD_BIN_DIR
 . "$(dirname "$0")/lib.sh"
 sw_setup "$1"
-( cd "$TMP" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bank-ca &&
-  openssl req -newkey rsa:2048 -nodes -keyout b.key -out b.csr -subj /CN=switch.other-bank.test &&
-  printf 'subjectAltName=DNS:switch.other-bank.test,IP:127.0.0.1\n' >b.ext &&
-  openssl x509 -req -in b.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out b.pem -days 2 -extfile b.ext &&
-  openssl req -newkey rsa:2048 -nodes -keyout a.key -out a.csr -subj /CN=switch.our-bank.test &&
-  openssl x509 -req -in a.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out a.pem -days 2 &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 \
-    -subj /CN=switch.other-bank.test -addext 'subjectAltName=DNS:switch.other-bank.test,IP:127.0.0.1' ) \
-  >/dev/null 2>&1 || fail "cannot make test certificates"
+make_pki b switch.other-bank.test a switch.our-bank.test
 
 DB_B=${DB}_b
 "$BIN/switchctl" --db "dbname=$DB_B" db init >/dev/null
@@ -56,13 +47,7 @@ stan=10
 routed() {  # routed RC: a sign-on and a routed purchase of 10.00 that must get RC
   stan=$((stan + 2))
   iso - <<EOF2
-MTI=0800
-7=$T
-11=$(printf %06d $((stan - 1)))
-41=POS00001
-70=001
-!expect 39=00
-
+$(signon POS00001 "$(printf %06d $((stan - 1)))")
 $(purchase 0200 "$(printf %06d $stan)" 1000 POS00001 $upi)
 !expect MTI=0210 39=$1
 EOF2

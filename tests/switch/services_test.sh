@@ -88,22 +88,13 @@ code2=$(sed -n 's/.*, code \([0-9]*\) .*/\1/p' "$TMP/send2.out")
 c1=$(ledger "$cash") v1=$(sus)
 paid() { sql "select count(*) from auth_log where txn_type = 'voucher_redeem' and response_code = '00'"; }
 paid0=$(paid)
-psql -X -q -d "$DB" -c "BEGIN; SELECT 1 FROM cardless_vouchers WHERE reference = '$ref2' FOR UPDATE;
-  SELECT pg_sleep(60) /* voucher_locker */; COMMIT;" >/dev/null 2>&1 &
-vlocker=$!
-for _ in $(seq 250); do
-  [ "$(sql "select count(*) from pg_stat_activity where query like '%voucher_locker%' and wait_event = 'PgSleep'
-            and pid <> pg_backend_pid()")" = 1 ] && break
-  sleep 0.02
-done
+lock_row "$DB" cardless_vouchers "reference = '$ref2'"
 # (switchd's 91 at the deadline goes out at once, without waiting for the
 # HSM's MAC: atm-sim reports it as macfail; the ATM pays nothing either way)
 printf 'signon expect=00\nkeychange expect=00\ncardless %s %s 30.00 expect=macfail\n' "$ref2" "$code2" >"$TMP/late.txt"
-atm "$TMP/late.txt" >"$TMP/out.late" || { cat "$TMP/out.late"; kill "$vlocker"; fail "late redemption: not 91"; }
+atm "$TMP/late.txt" >"$TMP/out.late" || { cat "$TMP/out.late"; unlock_row; fail "late redemption: not 91"; }
 grep -q "proc=930000 .* rc=91 rule=deadline_in_post" "$SW_LOG" || fail "late redemption: no 91 at the deadline"
-sql "select pg_cancel_backend(pid) from pg_stat_activity where query like '%voucher_locker%'
-     and pid <> pg_backend_pid()" >/dev/null
-wait "$vlocker" 2>/dev/null || true
+unlock_row
 for _ in $(seq 50); do grep -q "redemption after the switch's deadline" "$SW_LOG" && break; sleep 0.1; done
 grep -q "redemption after the switch's deadline" "$SW_LOG" || fail "late redemption: the database's refusal not logged"
 [ "$(sql "select status || ' ' || tries from cardless_vouchers where reference = '$ref2'")" = "active 0" ] \

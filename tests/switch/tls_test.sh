@@ -6,15 +6,7 @@
 #   tls_test.sh BUILD_BIN_DIR
 . "$(dirname "$0")/lib.sh"
 sw_setup "$1"
-( cd "$TMP" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=bank-ca &&
-  openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=localhost &&
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >srv.ext &&
-  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile srv.ext &&
-  openssl req -newkey rsa:2048 -nodes -keyout atm.key -out atm.csr -subj /CN=ATM00001 &&
-  openssl x509 -req -in atm.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out atm.pem -days 2 &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout rogue.key -out rogue.pem -days 2 -subj /CN=rogue ) \
-  >/dev/null 2>&1 || fail "cannot make test certificates"
+make_pki srv localhost atm ATM00001
 TLS_PORT=$(free_port)
 sw_start --set switch.message_timeout_ms=1000 \
   --set "listener tls.address=127.0.0.1:$TLS_PORT" --set "listener tls.tls_cert=$TMP/srv.pem" \
