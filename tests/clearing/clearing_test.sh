@@ -237,6 +237,35 @@ grep -q "was resolved at" "$tmp/err" || fail "second write-off: $(cat "$tmp/err"
 eq "$(q "select count(*) from audit_log where action like 'clearing_exception_%'")" 2 "audit log"
 invariants "exceptions"
 
+# 8b. A shop presents 15% more than it authorised, in USD on a KHR card: an
+#     exception (over tolerance). Resolved to the card's own account, it pays
+#     what a matched presentment pays: the amount presented and the
+#     authorisation's conversion fee scaled to it (the unknown card above,
+#     resolved to another account, paid no fee); the hold is completed.
+approved purchase $own POS00001 $khr 10000 840 5411
+read -r aid auth_acct auth_conv <<<"$(q "select id || ' ' || amount_acct || ' ' || fee_conversion from auth_log
+                                         where card_id = $khr and msg_class = 'auth' order by id desc limit 1")"
+[ "$auth_conv" -gt 0 ] || fail "the KHR purchase held no conversion fee"
+sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v7.ctf" --vary-amount 15 --file-seq 7 \
+  || fail "make v7"
+sc clearing import "$tmp/v7.ctf" || fail "import v7: $(cat "$tmp/err")"
+x3=$(q "select x.id from clearing_exceptions x join clearing_records r on r.id = x.record_id
+        where r.matched_auth_id = $aid and x.reason = 'over_tolerance' and x.resolved_at is null")
+[ -n "$x3" ] || fail "no open over-tolerance exception for the KHR purchase"
+k3=$(ledger $khr_acct) fx3=$(ledger GL-FX_INCOME-KHR)
+sc clearing exceptions --resolve "$x3" --account $khr_acct || fail "resolve over tolerance: $(cat "$tmp/err")"
+read -r principal conv_fee <<<"$(q "select -sum(l.amount) filter (where l.line_kind = 'principal') || ' ' ||
+                                    -sum(l.amount) filter (where l.line_kind = 'conversion_fee')
+                                    from journal_lines l join accounts a on a.id = l.account_id
+                                    where a.number = '$khr_acct'
+                                      and l.entry_id = (select entry_id from clearing_exceptions where id = $x3)")"
+eq "$conv_fee" $((auth_conv * principal / auth_acct)) "conversion fee of the resolved exception"
+eq "$(ledger $khr_acct)" $((k3 - principal - conv_fee)) "over tolerance resolved: principal and fee"
+eq "$(ledger GL-FX_INCOME-KHR)" $((fx3 + conv_fee)) "over tolerance resolved: fee income"
+eq "$(q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $aid")" completed \
+   "over tolerance resolved: hold"
+invariants "over tolerance resolved"
+
 # 9. The reconciliation: the net settlement per scheme is what clearing
 #    moved on the scheme settlement account.
 sc clearing report --date "$day" --csv || fail "report: $(cat "$tmp/err")"
