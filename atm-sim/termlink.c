@@ -560,10 +560,15 @@ int tl_exchange(tl_term *t, struct iso_msg *req, bool mac, struct tl_answer *a)
 	return 0;
 }
 
+bool tl_mac_failed(const struct tl_answer *a)
+{
+	return a->mac == TL_MAC_BAD || a->mac == TL_MAC_MISSING;
+}
+
 int tl_exchange_repeat(tl_term *t, struct iso_msg *req, unsigned repeats, struct tl_answer *a)
 {
 	int rc = tl_exchange(t, req, true, a);
-	for (unsigned i = 0; i < repeats && rc == TL_ERR_TIMEOUT; i++) {
+	for (unsigned i = 0; i < repeats && (rc == TL_ERR_TIMEOUT || (rc == 0 && tl_mac_failed(a))); i++) {
 		req->mti[3] = '1';
 		rc = tl_exchange(t, req, true, a);
 	}
@@ -572,8 +577,7 @@ int tl_exchange_repeat(tl_term *t, struct iso_msg *req, unsigned repeats, struct
 
 bool tl_unsure(int rc, const struct tl_answer *a)
 {
-	return rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a->rc, "00") == 0 &&
-	                                (a->mac == TL_MAC_BAD || a->mac == TL_MAC_MISSING));
+	return rc == TL_ERR_TIMEOUT || (rc == 0 && strcmp(a->rc, "00") == 0 && tl_mac_failed(a));
 }
 
 const struct iso_msg *tl_last_answer(const tl_term *t)

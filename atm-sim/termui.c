@@ -114,7 +114,7 @@ void tu_judge(tl_term *t, const struct tu_out *o, const char *what, int rc,
 
 bool tu_approved(int rc, const struct tl_answer *a)
 {
-	return rc == 0 && strcmp(a->rc, "00") == 0 && a->mac != TL_MAC_BAD && a->mac != TL_MAC_MISSING;
+	return rc == 0 && strcmp(a->rc, "00") == 0 && !tl_mac_failed(a);
 }
 
 void tu_receipt_answer(tl_term *t, const struct tu_out *o, const char *what, int rc,
@@ -135,9 +135,9 @@ void tu_reversal_item(tl_term *t, const struct tu_out *o, int rc, const struct t
                       struct rcp_receipt *r)
 {
 	char what[40];
-	if (rc == 0)
+	if (rc == 0 && !tl_mac_failed(rev))
 		snprintf(what, sizeof what, "%s answered %s", rev->sent_mti, rev->rc[0] ? rev->rc : "-");
-	else if (rc == TL_ERR_TIMEOUT)
+	else if (rc == 0 || rc == TL_ERR_TIMEOUT)
 		snprintf(what, sizeof what, "unacknowledged (%u sent)", rev->sends);
 	else
 		snprintf(what, sizeof what, "not sent");

@@ -95,8 +95,8 @@ void tu_receipt_answer(tl_term *t, const struct tu_out *o, const char *what, int
 /* The reversal a terminal sent for a transaction it could not trust
  * (tl_unsure), from `rc` and `rev` of the reversal call: judged (a result
  * line on stderr when tracing) and added to the receipt as an item
- * "Reversal": "0421 answered 00", "unacknowledged (4 sent)" or "not
- * sent". */
+ * "Reversal": "0421 answered 00", "unacknowledged (4 sent)" (no answer,
+ * or none whose MAC verified) or "not sent". */
 void tu_reversal_item(tl_term *t, const struct tu_out *o, int rc, const struct tl_answer *rev,
                       struct rcp_receipt *r);
 

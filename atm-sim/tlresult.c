@@ -64,7 +64,7 @@ static void answer_text(struct tlr_line *l, const struct tl_answer *a)
 			snprintf(key, sizeof key, "bal%s", b->amount_type);
 		tlr_amount(l, key, b->currency, b->sign, b->amount);
 	}
-	if (a->mac == TL_MAC_MISSING || a->mac == TL_MAC_BAD)
+	if (tl_mac_failed(a))
 		tlr_add(l, " mac=%s", a->mac == TL_MAC_MISSING ? "missing" : "bad");
 	if (!a->rc[0])
 		tlr_add(l, " reason=\"answer without DE 39\"");
@@ -77,7 +77,7 @@ void tlr_judge(struct tlr_line *l, int rc, const struct tl_answer *a, const char
 		tlr_add(l, " %s", a->sent_mti);
 	switch (rc) {
 	case 0:
-		if (a->mac == TL_MAC_MISSING || a->mac == TL_MAC_BAD)
+		if (tl_mac_failed(a))
 			tlr_set_outcome(l, "macfail");
 		else
 			tlr_set_outcome(l, a->rc[0] ? a->rc : "error");
@@ -109,7 +109,10 @@ void tlr_judge(struct tlr_line *l, int rc, const struct tl_answer *a, const char
 
 void tlr_reversal(struct tlr_line *l, int rc, const struct tl_answer *rev, const char *reason)
 {
-	if (rc == 0)
+	if (rc == 0 && tl_mac_failed(rev))
+		tlr_add(l, " reversal=unacknowledged mac=%s sends=%u", rev->mac == TL_MAC_BAD ? "bad" : "missing",
+		        rev->sends);
+	else if (rc == 0)
 		tlr_add(l, " reversal=%s/%s sends=%u", rev->sent_mti, rev->rc[0] ? rev->rc : "none",
 		        rev->sends);
 	else if (rc == TL_ERR_TIMEOUT)

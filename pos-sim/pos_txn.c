@@ -219,7 +219,7 @@ static int send_req(pt_term *p, struct req *r, const char *mti, unsigned repeats
 	pc_wipe(&m, sizeof m);
 	if (rc != 0)
 		return fail(p, rc, "%s", tl_reason(p->t));
-	if (strcmp(a->rc, "00") == 0 && a->mac != TL_MAC_BAD && a->mac != TL_MAC_MISSING)
+	if (strcmp(a->rc, "00") == 0 && !tl_mac_failed(a))
 		approved(p, r, a);
 	else if (r->kind == R_SALE)
 		snprintf(r->approval, sizeof r->approval, "%s", a->approval); /* for its reversal */
@@ -417,7 +417,7 @@ int pt_batch(pt_term *p, const char *currency, struct tl_answer *a)
 	rc = tl_exchange_repeat(p->t, &m, TL_REPEATS, a);
 	if (rc != 0)
 		return fail(p, rc, "%s", tl_reason(p->t));
-	if (strcmp(a->rc, "00") == 0 && a->mac != TL_MAC_BAD && a->mac != TL_MAC_MISSING) {
+	if (strcmp(a->rc, "00") == 0 && !tl_mac_failed(a)) {
 		int i = totals_slot(p, currency);
 		if (i >= 0)
 			memset(&p->totals[i].t, 0, sizeof p->totals[i].t);

@@ -9,12 +9,11 @@
 
 #include "simtest.h"
 
-static void send_framed(int fd, const struct iso_msg *m)
+static void send_framed(int fd, struct iso_msg *m, const pc_key *tak)
 {
 	uint8_t out[1024];
 	size_t len;
-	struct iso_error e;
-	assert_int_equal(iso_pack(ISO_ASCII87, m, out + 2, sizeof out - 2, &len, &e), 0);
+	assert_int_equal(tl_pack_mac(tak, ISO_ASCII87, m, out + 2, sizeof out - 2, &len), 0);
 	out[0] = (uint8_t)(len >> 8);
 	out[1] = (uint8_t)len;
 	assert_int_equal(write(fd, out, len + 2), (ssize_t)(len + 2));
@@ -33,8 +32,9 @@ static bool read_full(int fd, uint8_t *p, size_t n)
 }
 
 /* Answers with the request's MTI + 10 and its DE 7, 11, 41, 70; DE 39 00;
- * with `amounts`, DE 28 and DE 54 as peer.h says. */
-static void answer(int fd, const struct iso_msg *req, const char *stan, bool amounts)
+ * with `amounts`, DE 28 and DE 54 as peer.h says; MACed under `tak` when
+ * given. */
+static void answer(int fd, const struct iso_msg *req, const char *stan, bool amounts, const pc_key *tak)
 {
 	struct iso_msg a;
 	char mti[5];
@@ -52,7 +52,7 @@ static void answer(int fd, const struct iso_msg *req, const char *stan, bool amo
 		assert_int_equal(iso_set_str(&a, 28, "D00000500"), 0);
 		assert_int_equal(iso_set_str(&a, 54, "0001840C0000004980000002840D000000001000"), 0);
 	}
-	send_framed(fd, &a);
+	send_framed(fd, &a, tak);
 }
 
 static void *peer_main(void *arg)
@@ -78,10 +78,13 @@ static void *peer_main(void *arg)
 				k += (size_t)snprintf(f + k, sizeof p->fields[i] - k, "%s%u", k ? "," : "", de);
 		if (p->act[i] == CLOSE)
 			break;
+		pc_key other = p->tak;
+		other.b[0] ^= 0x06; /* two key bits: parity kept */
 		if (p->act[i] == UNRELATED_FIRST)
-			answer(fd, &m, "999999", false);
+			answer(fd, &m, "999999", false, NULL);
 		if (p->act[i] != SILENT)
-			answer(fd, &m, p->stan[i], p->act[i] == ANSWER_AMOUNTS);
+			answer(fd, &m, p->stan[i], p->act[i] == ANSWER_AMOUNTS,
+			       p->act[i] == ANSWER_MACED ? &p->tak : p->act[i] == ANSWER_WRONG_MAC ? &other : NULL);
 	}
 	/* Past the last scripted message: silent until the terminal hangs up. */
 	while (fd >= 0 && p->n == PEER_MAX && read(fd, buf, sizeof buf) > 0)

@@ -3,7 +3,7 @@
  * one connection and treats the n-th message it receives as act[n] says;
  * past the last (PEER_MAX) it answers nothing.
  * Answers carry the request's MTI + 10, its DE 7, 41, 70, its STAN and
- * DE 39 00; cmocka assertions fail the test on any socket or codec error.
+ * DE 39 00, unMACed unless act says otherwise; cmocka assertions fail the test on any socket or codec error.
  */
 #ifndef SIMS_PEER_H
 #define SIMS_PEER_H
@@ -18,6 +18,8 @@ enum peer_act {
 	UNRELATED_FIRST, /* an answer with another STAN, then the real one */
 	CLOSE,
 	ANSWER_AMOUNTS,  /* DE 28 D00000500, DE 54: ledger USD C 4980.00, available USD D 10.00 */
+	ANSWER_MACED,    /* MACed under `tak` */
+	ANSWER_WRONG_MAC, /* MACed under another key */
 };
 
 #define PEER_MAX 16
@@ -30,6 +32,7 @@ struct peer {
 	char stan[PEER_MAX][7];
 	char de90[PEER_MAX][43];     /* "" when absent */
 	char fields[PEER_MAX][200];  /* the data elements present: "2,3,4,7,..." */
+	pc_key tak;                  /* for ANSWER_MACED */
 	unsigned n;
 };
 

@@ -223,6 +223,43 @@ static void t_link_timeout_reversal(void **state)
 	peer_stop(&p, th, t);
 }
 
+/* A reversal's answer whose MAC fails (missing, or under another key) does
+ * not acknowledge it: it is repeated as 0421 until one verifies; when none
+ * does, the caller sees the failed MAC after the last repeat. */
+static void t_link_reversal_mac(void **state)
+{
+	(void)state;
+	pc_key tpk = st_key(TPK), tak = st_key(TAK);
+	struct tl_card card = {"4539100000001107", "3011", "201"};
+	struct tl_fin f = {.card = &card, .proc = "010000", .amount = 2000, .currency = "840"};
+	struct tl_answer a;
+	struct peer p = {.act = {SILENT, ANSWER, ANSWER_WRONG_MAC, ANSWER_MACED}, .tak = tak};
+	pthread_t th;
+	tl_term *t = peer_start(&p, &th);
+	assert_int_equal(tl_set_working_keys(t, &tpk, &tak), 0);
+	assert_int_equal(tl_financial(t, &f, &a), TL_ERR_TIMEOUT);
+	assert_int_equal(tl_reverse(t, 0, 3, &a), 0);
+	assert_int_equal(a.mac, TL_MAC_OK);
+	assert_string_equal(a.sent_mti, "0421");
+	assert_int_equal(a.sends, 3);
+	assert_string_equal(p.seen[1], "0420");
+	assert_string_equal(p.seen[2], "0421");
+	assert_string_equal(p.seen[3], "0421");
+	assert_string_equal(p.stan[3], p.stan[1]);
+	peer_stop(&p, th, t);
+
+	struct peer q = {.act = {SILENT, ANSWER_WRONG_MAC, ANSWER}, .tak = tak};
+	t = peer_start(&q, &th);
+	assert_int_equal(tl_set_working_keys(t, &tpk, &tak), 0);
+	assert_int_equal(tl_financial(t, &f, &a), TL_ERR_TIMEOUT);
+	assert_int_equal(tl_reverse(t, 0, 1, &a), 0);
+	assert_int_equal(a.mac, TL_MAC_MISSING);
+	assert_true(tl_mac_failed(&a));
+	assert_int_equal(a.sends, 2);
+	assert_int_equal(q.n, 3);
+	peer_stop(&q, th, t);
+}
+
 /* What a terminal must reverse (tl_unsure): no answer, or an approval
  * whose MAC fails; not a decline (even with a bad MAC), a good approval,
  * an unMACed one, or a lost connection (the switch reverses that). */
@@ -290,7 +327,7 @@ int main(void)
 		cmocka_unit_test(t_mac_verify),     cmocka_unit_test(t_keys_from_de48),
 		cmocka_unit_test(t_link_matching),  cmocka_unit_test(t_link_timeout_reversal),
 		cmocka_unit_test(t_link_wait_close), cmocka_unit_test(t_config),
-		cmocka_unit_test(t_unsure),
+		cmocka_unit_test(t_unsure),         cmocka_unit_test(t_link_reversal_mac),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
