@@ -129,13 +129,6 @@ static void do_message_step(tl_term *t, const struct as_step *st, const struct a
 		tlr_add(&r->l, " sends=%u", a.sends);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 static void do_other_step(tl_term *t, const struct as_step *st, const struct ar_opts *o,
                           struct result *r)
 {
@@ -143,7 +136,7 @@ static void do_other_step(tl_term *t, const struct as_step *st, const struct ar_
 	int rc;
 	switch (st->op) {
 	case AS_SLEEP:
-		sleep_ms(st->ms);
+		tlc_sleep_ms(st->ms);
 		tlr_set_outcome(&r->l, "ok");
 		tlr_add(&r->l, " %ums", st->ms);
 		return;

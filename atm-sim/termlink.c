@@ -569,6 +569,11 @@ int tl_exchange_repeat(tl_term *t, struct iso_msg *req, unsigned repeats, struct
 {
 	int rc = tl_exchange(t, req, true, a);
 	for (unsigned i = 0; i < repeats && (rc == TL_ERR_TIMEOUT || (rc == 0 && tl_mac_failed(a))); i++) {
+		/* An answer that cannot be trusted is waited out as no answer
+		 * would be: a switch without its HSM answers every repeat
+		 * unMACed at once, and would use them all up in milliseconds. */
+		if (rc == 0 && a->latency_ms < t->cfg.timeout_ms)
+			tlc_sleep_ms(t->cfg.timeout_ms - a->latency_ms);
 		req->mti[3] = '1';
 		rc = tl_exchange(t, req, true, a);
 	}

@@ -232,10 +232,11 @@ int tl_exchange(tl_term *t, struct iso_msg *req, bool mac, struct tl_answer *a);
 /* A message that must be acknowledged (0400, 0420, 0220, 0500): exchanged
  * MACed as tl_exchange does, and while no answer comes in time, or the
  * answer's MAC fails (tl_mac_failed: an acknowledgement the terminal cannot
- * trust, which a forged or corrupted answer must not stop), sent again as
- * its repeat (last MTI digit 1: 0401, 0421, 0221, 0501) with the same STAN,
- * DE 7 and content, up to `repeats` times (WIRE.md "repeats": the switch
- * answers a repeat as the original and posts nothing twice). `req` ends
+ * trust, which a forged or corrupted answer must not stop; the repeat then
+ * goes when the time-out would have passed), sent again as its repeat
+ * (last MTI digit 1: 0401, 0421, 0221, 0501) with the same STAN, DE 7 and
+ * content, up to `repeats` times (WIRE.md "repeats": the switch answers a
+ * repeat as the original and posts nothing twice). `req` ends
  * with the last transmission's MTI; `a` as tl_exchange (a->sends counts
  * every transmission; after the last repeat a->mac may still have failed).
  * Errors: those of tl_exchange; TL_ERR_TIMEOUT when no transmission was

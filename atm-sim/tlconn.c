@@ -47,6 +47,13 @@ int64_t tlc_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void tlc_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 static void say(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void say(char *buf, size_t cap, const char *fmt, ...)

@@ -42,6 +42,9 @@ struct tlc_opts {
 /* Milliseconds on the monotonic clock. */
 int64_t tlc_now_ms(void);
 
+/* Sleeps `ms` milliseconds (signals do not cut it short). */
+void tlc_sleep_ms(unsigned ms);
+
 /* Connects (and completes the TLS handshake) before `deadline`.
  * Errors: TLC_ERR_ARG, _CONNECT, _TLS, _TIMEOUT, _NOMEM, with the reason
  * in why[0..cap). */

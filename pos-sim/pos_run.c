@@ -109,13 +109,6 @@ static void message_step(tl_term *t, pt_term *p, const struct ps_step *st, struc
 		tlr_add(l, " sends=%u", a.sends);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 int pr_run(tl_term *t, pt_term *p, const struct ps_script *s, FILE *out)
 {
 	struct tlr_summary sum = {.out = out};
@@ -130,7 +123,7 @@ int pr_run(tl_term *t, pt_term *p, const struct ps_script *s, FILE *out)
 			sale_step(t, p, st, &l);
 			break;
 		case PS_SLEEP:
-			sleep_ms(st->ms);
+			tlc_sleep_ms(st->ms);
 			tlr_set_outcome(&l, "ok");
 			tlr_add(&l, " %ums", st->ms);
 			break;

@@ -14,6 +14,7 @@
 #include "simtest.h"
 #include "peer.h"
 #include "termlink.h"
+#include "tlconn.h"
 
 #define TMK "0123456789ABCDEFFEDCBA9876543210" /* ATM00001's demo TMK */
 #define TPK "89ABCDEF01234567FEDCBA9876543210"
@@ -224,8 +225,9 @@ static void t_link_timeout_reversal(void **state)
 }
 
 /* A reversal's answer whose MAC fails (missing, or under another key) does
- * not acknowledge it: it is repeated as 0421 until one verifies; when none
- * does, the caller sees the failed MAC after the last repeat. */
+ * not acknowledge it: it is repeated as 0421, each repeat when the 300 ms
+ * time-out would have passed, until one verifies; when none does, the
+ * caller sees the failed MAC after the last repeat. */
 static void t_link_reversal_mac(void **state)
 {
 	(void)state;
@@ -238,7 +240,9 @@ static void t_link_reversal_mac(void **state)
 	tl_term *t = peer_start(&p, &th);
 	assert_int_equal(tl_set_working_keys(t, &tpk, &tak), 0);
 	assert_int_equal(tl_financial(t, &f, &a), TL_ERR_TIMEOUT);
+	int64_t t0 = tlc_now_ms();
 	assert_int_equal(tl_reverse(t, 0, 3, &a), 0);
+	assert_true(tlc_now_ms() - t0 >= 2 * 300); /* two untrusted answers waited out */
 	assert_int_equal(a.mac, TL_MAC_OK);
 	assert_string_equal(a.sent_mti, "0421");
 	assert_int_equal(a.sends, 3);
