@@ -266,6 +266,34 @@ eq "$(q "select h.status from holds h join auth_log l on l.hold_id = h.id where 
    "over tolerance resolved: hold"
 invariants "over tolerance resolved"
 
+# 8c. Cash at another bank's ATM presented 15% over what was authorised (not
+#     a tip MCC): an exception. Resolved to the card's own account, it pays
+#     the authorisation's flat fee (5.00), as a matched presentment does, on
+#     top of the amount presented; the hold is completed.
+approved cash $other OTHER001 $mc 4000 840 6011
+read -r aid auth_fee <<<"$(q "select id || ' ' || fee from auth_log
+                              where card_id = $mc and msg_class = 'auth' order by id desc limit 1")"
+eq "$auth_fee" 500 "the ATM withdrawal's flat fee"
+sc clearing make-test-file --scheme mastercard --date "$day" --out "$tmp/mc4.ipm" --vary-amount 15 --file-seq 4 \
+  || fail "make mc4: $(cat "$tmp/err")"
+sc clearing import "$tmp/mc4.ipm" || fail "import mc4: $(cat "$tmp/err")"
+read -r x4 presented <<<"$(q "select x.id || ' ' || r.amount from clearing_exceptions x
+                              join clearing_records r on r.id = x.record_id
+                              where r.matched_auth_id = $aid and x.reason = 'over_tolerance' and x.resolved_at is null")"
+[ -n "$x4" ] || fail "no open over-tolerance exception for the ATM withdrawal"
+eq "$presented" 4600 "ATM cash presented"
+m4=$(ledger $mc_acct) f4=$(ledger GL-FEE_INCOME-USD)
+sc clearing exceptions --resolve "$x4" --account $mc_acct || fail "resolve ATM over tolerance: $(cat "$tmp/err")"
+eq "$(q "select string_agg(l.line_kind || ':' || l.amount, ' ' order by l.line_kind)
+         from journal_lines l join accounts a on a.id = l.account_id
+         where a.number = '$mc_acct' and l.entry_id = (select entry_id from clearing_exceptions where id = $x4)")" \
+   "fee:-500 principal:-4600" "ATM over tolerance resolved: the card's lines"
+eq "$(ledger $mc_acct)" $((m4 - 4600 - 500)) "ATM over tolerance resolved: ledger"
+eq "$(ledger GL-FEE_INCOME-USD)" $((f4 + 500)) "ATM over tolerance resolved: fee income"
+eq "$(q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $aid")" completed \
+   "ATM over tolerance resolved: hold"
+invariants "ATM over tolerance resolved"
+
 # 9. The reconciliation: the net settlement per scheme is what clearing
 #    moved on the scheme settlement account.
 sc clearing report --date "$day" --csv || fail "report: $(cat "$tmp/err")"
