@@ -41,6 +41,12 @@ void tlr_pan(struct tlr_line *l, const char *pan)
 }
 
 /* DE 39, 38, 28 and 54 of an answer, and the latency. */
+/* How an answer's MAC failed (tl_mac_failed): "missing" or "bad". */
+static const char *mac_failure(const struct tl_answer *a)
+{
+	return a->mac == TL_MAC_MISSING ? "missing" : "bad";
+}
+
 static void answer_text(struct tlr_line *l, const struct tl_answer *a)
 {
 	tlr_add(l, " rc=%s", a->rc[0] ? a->rc : "none");
@@ -65,7 +71,7 @@ static void answer_text(struct tlr_line *l, const struct tl_answer *a)
 		tlr_amount(l, key, b->currency, b->sign, b->amount);
 	}
 	if (tl_mac_failed(a))
-		tlr_add(l, " mac=%s", a->mac == TL_MAC_MISSING ? "missing" : "bad");
+		tlr_add(l, " mac=%s", mac_failure(a));
 	if (!a->rc[0])
 		tlr_add(l, " reason=\"answer without DE 39\"");
 	tlr_add(l, " %ums", a->latency_ms);
@@ -110,8 +116,7 @@ void tlr_judge(struct tlr_line *l, int rc, const struct tl_answer *a, const char
 void tlr_reversal(struct tlr_line *l, int rc, const struct tl_answer *rev, const char *reason)
 {
 	if (rc == 0 && tl_mac_failed(rev))
-		tlr_add(l, " reversal=unacknowledged mac=%s sends=%u", rev->mac == TL_MAC_BAD ? "bad" : "missing",
-		        rev->sends);
+		tlr_add(l, " reversal=unacknowledged mac=%s sends=%u", mac_failure(rev), rev->sends);
 	else if (rc == 0)
 		tlr_add(l, " reversal=%s/%s sends=%u", rev->sent_mti, rev->rc[0] ? rev->rc : "none",
 		        rev->sends);

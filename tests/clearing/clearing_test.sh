@@ -29,6 +29,11 @@ avail() { q "select account_available(a) from accounts a where number = '$1'"; }
 snapshot() { q "select (select count(*) from journal_lines) || ' ' || (select count(*) from clearing_records) || ' '
                 || (select count(*) from clearing_files) || ' ' || (select count(*) from holds where status = 'active')"; }
 day=$(q "select (now() at time zone 'Asia/Phnom_Penh')::date")
+hold_status() { q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $1"; }
+open_exception() { # AUTH_ID REASON -> "EXCEPTION_ID PRESENTED_AMOUNT" of its open exception
+  q "select x.id || ' ' || r.amount from clearing_exceptions x join clearing_records r on r.id = x.record_id
+     where r.matched_auth_id = $1 and x.reason = '$2' and x.resolved_at is null"
+}
 
 # Authorisations through the schema's authorise(), as switchd calls it.
 stan=0
@@ -249,8 +254,7 @@ read -r aid auth_acct auth_conv <<<"$(q "select id || ' ' || amount_acct || ' ' 
 sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v7.ctf" --vary-amount 15 --file-seq 7 \
   || fail "make v7"
 sc clearing import "$tmp/v7.ctf" || fail "import v7: $(cat "$tmp/err")"
-x3=$(q "select x.id from clearing_exceptions x join clearing_records r on r.id = x.record_id
-        where r.matched_auth_id = $aid and x.reason = 'over_tolerance' and x.resolved_at is null")
+read -r x3 _ <<<"$(open_exception "$aid" over_tolerance)"
 [ -n "$x3" ] || fail "no open over-tolerance exception for the KHR purchase"
 k3=$(ledger $khr_acct) fx3=$(ledger GL-FX_INCOME-KHR)
 sc clearing exceptions --resolve "$x3" --account $khr_acct || fail "resolve over tolerance: $(cat "$tmp/err")"
@@ -262,7 +266,7 @@ read -r principal conv_fee <<<"$(q "select -sum(l.amount) filter (where l.line_k
 eq "$conv_fee" $((auth_conv * principal / auth_acct)) "conversion fee of the resolved exception"
 eq "$(ledger $khr_acct)" $((k3 - principal - conv_fee)) "over tolerance resolved: principal and fee"
 eq "$(ledger GL-FX_INCOME-KHR)" $((fx3 + conv_fee)) "over tolerance resolved: fee income"
-eq "$(q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $aid")" completed \
+eq "$(hold_status "$aid")" completed \
    "over tolerance resolved: hold"
 invariants "over tolerance resolved"
 
@@ -277,9 +281,7 @@ eq "$auth_fee" 500 "the ATM withdrawal's flat fee"
 sc clearing make-test-file --scheme mastercard --date "$day" --out "$tmp/mc4.ipm" --vary-amount 15 --file-seq 4 \
   || fail "make mc4: $(cat "$tmp/err")"
 sc clearing import "$tmp/mc4.ipm" || fail "import mc4: $(cat "$tmp/err")"
-read -r x4 presented <<<"$(q "select x.id || ' ' || r.amount from clearing_exceptions x
-                              join clearing_records r on r.id = x.record_id
-                              where r.matched_auth_id = $aid and x.reason = 'over_tolerance' and x.resolved_at is null")"
+read -r x4 presented <<<"$(open_exception "$aid" over_tolerance)"
 [ -n "$x4" ] || fail "no open over-tolerance exception for the ATM withdrawal"
 eq "$presented" 4600 "ATM cash presented"
 m4=$(ledger $mc_acct) f4=$(ledger GL-FEE_INCOME-USD)
@@ -290,7 +292,7 @@ eq "$(q "select string_agg(l.line_kind || ':' || l.amount, ' ' order by l.line_k
    "fee:-500 principal:-4600" "ATM over tolerance resolved: the card's lines"
 eq "$(ledger $mc_acct)" $((m4 - 4600 - 500)) "ATM over tolerance resolved: ledger"
 eq "$(ledger GL-FEE_INCOME-USD)" $((f4 + 500)) "ATM over tolerance resolved: fee income"
-eq "$(q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $aid")" completed \
+eq "$(hold_status "$aid")" completed \
    "ATM over tolerance resolved: hold"
 invariants "ATM over tolerance resolved"
 

@@ -60,6 +60,8 @@ static void *peer_main(void *arg)
 	struct peer *p = arg;
 	int fd = accept(p->lfd, NULL, NULL);
 	uint8_t hdr[2], buf[1024];
+	pc_key other = p->tak; /* for ANSWER_WRONG_MAC */
+	other.b[0] ^= 0x06;    /* two key bits: parity kept */
 	while (fd >= 0 && p->n < PEER_MAX && read_full(fd, hdr, 2)) {
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		struct iso_msg m;
@@ -78,13 +80,15 @@ static void *peer_main(void *arg)
 				k += (size_t)snprintf(f + k, sizeof p->fields[i] - k, "%s%u", k ? "," : "", de);
 		if (p->act[i] == CLOSE)
 			break;
-		pc_key other = p->tak;
-		other.b[0] ^= 0x06; /* two key bits: parity kept */
+		const pc_key *key = NULL;
+		if (p->act[i] == ANSWER_MACED)
+			key = &p->tak;
+		else if (p->act[i] == ANSWER_WRONG_MAC)
+			key = &other;
 		if (p->act[i] == UNRELATED_FIRST)
 			answer(fd, &m, "999999", false, NULL);
 		if (p->act[i] != SILENT)
-			answer(fd, &m, p->stan[i], p->act[i] == ANSWER_AMOUNTS,
-			       p->act[i] == ANSWER_MACED ? &p->tak : p->act[i] == ANSWER_WRONG_MAC ? &other : NULL);
+			answer(fd, &m, p->stan[i], p->act[i] == ANSWER_AMOUNTS, key);
 	}
 	/* Past the last scripted message: silent until the terminal hangs up. */
 	while (fd >= 0 && p->n == PEER_MAX && read(fd, buf, sizeof buf) > 0)

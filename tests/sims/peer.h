@@ -3,7 +3,8 @@
  * one connection and treats the n-th message it receives as act[n] says;
  * past the last (PEER_MAX) it answers nothing.
  * Answers carry the request's MTI + 10, its DE 7, 41, 70, its STAN and
- * DE 39 00, unMACed unless act says otherwise; cmocka assertions fail the test on any socket or codec error.
+ * DE 39 00, unMACed unless act says otherwise; cmocka assertions fail the
+ * test on any socket or codec error.
  */
 #ifndef SIMS_PEER_H
 #define SIMS_PEER_H
@@ -32,7 +33,7 @@ struct peer {
 	char stan[PEER_MAX][7];
 	char de90[PEER_MAX][43];     /* "" when absent */
 	char fields[PEER_MAX][200];  /* the data elements present: "2,3,4,7,..." */
-	pc_key tak;                  /* for ANSWER_MACED */
+	pc_key tak;                  /* for ANSWER_MACED (and, changed, ANSWER_WRONG_MAC) */
 	unsigned n;
 };
 
