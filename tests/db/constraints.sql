@@ -113,4 +113,53 @@ DO $$ BEGIN
 END $$;
 SET CONSTRAINTS ALL DEFERRED;
 SELECT pg_temp.check_invariants();
+
+-- 8. With ledger.bulk on, a statement's entries are checked as one range
+-- (migration 032): one queued check per statement, none per entry, gone
+-- once it has run.
+DO $$
+DECLARE q text;
+BEGIN
+  PERFORM set_config('ledger.bulk', 'on', true);
+  INSERT INTO journal_entries (id, business_day, kind)
+    SELECT g, current_date, 'test' FROM generate_series(900300, 900310) g;
+  INSERT INTO journal_entries (id, business_day, kind) VALUES (900320, current_date, 'test');
+  INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+    SELECT g, a, 840, CASE WHEN a = internal_account('fee_income', 840::smallint) THEN -5 ELSE 5 END
+      FROM (SELECT generate_series(900300, 900310) UNION ALL SELECT 900320) e(g),
+           unnest(ARRAY[(SELECT id FROM accounts WHERE number = '100000011'),
+                        internal_account('fee_income', 840::smallint)]) a;
+  SELECT string_agg(lo || '-' || hi, ' ' ORDER BY lo) INTO q FROM ledger_bulk_checks;
+  IF q IS DISTINCT FROM '900300-900310 900320-900320' THEN
+    RAISE EXCEPTION 'bulk checks queued: % (want one per statement)', q;
+  END IF;
+  SET CONSTRAINTS ALL IMMEDIATE;
+  IF EXISTS (SELECT 1 FROM ledger_bulk_checks) THEN
+    RAISE EXCEPTION 'bulk checks left after they ran';
+  END IF;
+  PERFORM set_config('ledger.bulk', 'off', true);
+END $$;
+SET CONSTRAINTS ALL DEFERRED;
+-- The unbalanced entry in the first of two statements' ranges is found.
+SELECT pg_temp.refused($q$
+  DO $x$ BEGIN
+    PERFORM set_config('ledger.bulk', 'on', true);
+    INSERT INTO journal_entries (id, business_day, kind) VALUES (900400, current_date, 'test');
+    INSERT INTO journal_entries (id, business_day, kind) VALUES (900401, current_date, 'test');
+    INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+      VALUES (900400, (SELECT id FROM accounts WHERE number = '100000011'), 840, 7),
+             (900400, internal_account('fee_income', 840::smallint), 840, -6),
+             (900401, (SELECT id FROM accounts WHERE number = '100000011'), 840, 7),
+             (900401, internal_account('fee_income', 840::smallint), 840, -7);
+  END $x$$q$, '23514', 'bulk: unbalanced entry of the first statement');
+-- An entry made without ledger.bulk keeps its own check when the setting
+-- is turned on before its lines.
+SELECT pg_temp.refused($q$
+  DO $x$ BEGIN
+    INSERT INTO journal_entries (id, business_day, kind) VALUES (900500, current_date, 'test');
+    PERFORM set_config('ledger.bulk', 'on', true);
+    INSERT INTO journal_lines (entry_id, account_id, currency, amount)
+      VALUES (900500, (SELECT id FROM accounts WHERE number = '100000011'), 840, 7);
+  END $x$$q$, '23514', 'entry made before ledger.bulk, unbalanced');
+SELECT pg_temp.check_invariants();
 ROLLBACK;
