@@ -1,6 +1,7 @@
 -- Clearing import, third pass on speed (issue 8): the balance check of a
 -- bulk posting queued once per statement instead of once per entry, and
--- the file's exceptions found without reading its records back. Measured per
+-- the file's exceptions found without reading its records back, and only
+-- duplicate ARNs ranked. Measured per
 -- statement on a million-record import (docs/clearing.md, "Speed").
 --
 --   1. The balance check at commit. With ledger.bulk on, 027 still queued
@@ -21,6 +22,13 @@
 --   2. clearing_import() queued the file's exceptions by reading every
 --      record of the file back (0.8 s for a million, with none to queue).
 --      A partial index holds only the exceptions.
+--   3. The rank of a record among the file's records with its ARN (a
+--      duplicate is one ranked after the first) was computed for every
+--      record: a sort of a million rows, and a hash join that brought the
+--      rank back to the wide staged rows. Only records whose ARN and kind
+--      occur more than once in the file are ranked now; every other record
+--      is first of its ARN, as before. Matching at a million records: 12.0
+--      to 10.8 s, with the same result for every record.
 
 -- 1.
 CREATE TABLE ledger_bulk_checks (
@@ -86,3 +94,12 @@ CREATE CONSTRAINT TRIGGER journal_entries_balanced AFTER INSERT ON journal_entri
 --    (SELECT ... WHERE file_id = f AND outcome = 'exception'); only
 --    exceptions are in it.
 CREATE INDEX clearing_records_exceptions ON clearing_records (file_id) WHERE outcome = 'exception';
+
+-- 3.
+SELECT migration_edit_function(
+  'clearing_import(card_scheme, text, bytea, date, text, bigint, boolean, boolean, integer, bigint)',
+  ARRAY[ARRAY['FROM clearing_stage WHERE arn IS NOT NULL) rk ON rk.seq = st.seq',
+              'FROM clearing_stage' || chr(10) ||
+              '                WHERE (arn, kind) IN (SELECT arn, kind FROM clearing_stage WHERE arn IS NOT NULL' || chr(10) ||
+              '                                       GROUP BY 1, 2 HAVING count(*) > 1)) rk ON rk.seq = st.seq']],
+  '032');

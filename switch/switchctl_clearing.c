@@ -29,7 +29,7 @@ static const char usage_clearing[] =
     "       switchctl clearing report --date YYYY-MM-DD [--csv]\n"
     "       switchctl clearing make-test-file --scheme mastercard|visa --date YYYY-MM-DD --out FILE\n"
     "             [--ebcdic] [--blocked] [--vary-amount PCT] [--unknown-cards N] [--late N]\n"
-    "             [--credits N] [--reversals N] [--reverse-cleared N] [--file-seq N]\n"
+    "             [--credits N] [--reversals N] [--reverse-cleared N] [--duplicates N] [--file-seq N]\n"
     "             [--bench-cards N --records N]\n"
     "  import      read a Mastercard IPM or Visa BASE II file (format detected; --scheme\n"
     "              checks it), match each record to its authorisation and post it, all in\n"
@@ -47,7 +47,8 @@ static const char usage_clearing[] =
     "              ours, --late adds presentments of older authorisations whose holds\n"
     "              expired, --credits adds merchant credits without authorisation,\n"
     "              --reversals reverses the first N presentments at the end of the file,\n"
-    "              --reverse-cleared the scheme's N latest posted presentments of earlier files;\n"
+    "              --reverse-cleared the scheme's N latest posted presentments of earlier files,\n"
+    "              --duplicates presents the first N presentments a second time (same ARN);\n"
     "              --bench-cards/--records: RECORDS presentments over the bench cards\n"
     "              1..N (schema/bench), no database needed. Test files only: it reads\n"
     "              the PANs back from the database.\n";
@@ -602,8 +603,8 @@ struct mk {
     char yyyymmdd[9];
     bool ebcdic, blocked;
     long vary_pct;
-    long unknown, late, credits, reversals, reverse_cleared, file_seq, bench_cards, bench_records;
-    struct clr_record *firsts;   /* the first --reversals presentments, to reverse at the end */
+    long unknown, late, credits, reversals, reverse_cleared, duplicates, file_seq, bench_cards, bench_records;
+    struct clr_record *firsts;   /* the first presentments, for --reversals and --duplicates */
     long nfirsts;
 };
 
@@ -676,7 +677,7 @@ static bool add_auths(PGconn *db, struct clr_writer *w, struct mk *k, long *n)
         make_arn(c.arn, c.acquirer_id, c.txn_date, strtoull(PQgetvalue(r, i, 0), NULL, 10));
         fill_merchant(&c, k->scheme, PQgetvalue(r, i, 7), PQgetvalue(r, i, 8), PQgetvalue(r, i, 9));
         ok = add(w, &c, n);
-        if (ok && c.kind == CLR_PRESENTMENT && k->nfirsts < k->reversals)
+        if (ok && c.kind == CLR_PRESENTMENT && (k->nfirsts < k->reversals || k->nfirsts < k->duplicates))
             k->firsts[k->nfirsts++] = c;
         /* --credits: merchant credits without authorisation, on the first cards. */
         if (ok && i < k->credits) {
@@ -792,6 +793,7 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
         {"--credits", 0, 1000000, offsetof(struct mk, credits)},
         {"--reversals", 0, 1000, offsetof(struct mk, reversals)},
         {"--reverse-cleared", 0, 1000, offsetof(struct mk, reverse_cleared)},
+        {"--duplicates", 0, 1000, offsetof(struct mk, duplicates)},
         {"--file-seq", 0, 99999, offsetof(struct mk, file_seq)},
         {"--bench-cards", 1, 999999999, offsetof(struct mk, bench_cards)},
         {"--records", 1, 50000000, offsetof(struct mk, bench_records)},
@@ -857,11 +859,14 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
     }
     struct clr_writer *w = clr_writer_open(out, &info);
     long n = 0;
-    k.firsts = calloc((size_t)k.reversals + 1, sizeof *k.firsts);
+    k.firsts = calloc((size_t)(k.reversals > k.duplicates ? k.reversals : k.duplicates) + 1, sizeof *k.firsts);
     bool ok = w && k.firsts && (!db || (add_auths(db, w, &k, &n) && add_cleared_reversals(db, w, &k, &n))) &&
               add_generated(w, &k, &n);
+    /* --duplicates: the acquirer sends the first presentments again. */
+    for (long i = 0; ok && i < k.nfirsts && i < k.duplicates; i++)
+        ok = add(w, &k.firsts[i], &n);
     /* --reversals: the acquirer takes back the first presentments (same ARN). */
-    for (long i = 0; ok && i < k.nfirsts; i++) {
+    for (long i = 0; ok && i < k.nfirsts && i < k.reversals; i++) {
         k.firsts[i].kind = CLR_PRESENTMENT_REVERSAL;
         k.firsts[i].reversal = true;
         ok = add(w, &k.firsts[i], &n);

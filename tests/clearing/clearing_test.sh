@@ -313,5 +313,21 @@ eq $((moved + refunds)) "$net" "net settlement against the scheme account"
 sc clearing report --date "$day" || fail "report text"
 grep -q "net settlement owed to visa: USD" "$tmp/out" || fail "report text: $(cat "$tmp/out")"
 ! grep -qE '(^|[^0-9])[0-9]{13,19}([^0-9]|$)' "$tmp/out" || fail "a long digit run in the report"
+
+# 10. The acquirer sends a presentment twice in one file (same ARN): the
+#     first posts, the second is queued as a duplicate and posts nothing.
+#     The other presentment, with an ARN of its own, is not a duplicate.
+approved purchase $own POS00001 $visa 2300 840 5411
+approved purchase $own POS00001 $visa 2400 840 5411
+v8=$(ledger $visa_acct)
+sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v8.ctf" --duplicates 1 --file-seq 8 \
+  || fail "make v8: $(cat "$tmp/err")"
+sc clearing import "$tmp/v8.ctf" || fail "import v8: $(cat "$tmp/err")"
+eq "$(q "select string_agg(r.amount || ':' || r.outcome || ':' || r.detail, ' ' order by r.seq) from clearing_records r
+        join clearing_files f on f.id = r.file_id where f.file_id like '%-008'")" \
+   "2300:matched:hold_released 2400:matched:hold_released 2300:exception:duplicate_arn" "duplicate in one file"
+eq "$(q "select count(*) from clearing_exceptions x join clearing_records r on r.id = x.record_id
+        where x.reason = 'duplicate_arn' and x.resolved_at is null")" 1 "duplicate queued"
+eq "$(ledger $visa_acct)" $((v8 - 2300 - 2400)) "a duplicate posts nothing"
 invariants "the end"
 echo "clearing: all checks passed"
