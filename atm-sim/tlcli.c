@@ -154,13 +154,18 @@ static void trace(void *arg, const char *dir, const struct iso_msg *m)
 	fprintf(stderr, "%s\n", line);
 }
 
-/* The first STAN when none is given: tenths of a second into the day, so
- * that runs a moment apart do not reuse each other's STAN and DE 7. */
+/* The first STAN when none is given: the clock in units of 100 us,
+ * modulo 999999 (it wraps every 100 s, and DE 7 has moved on by then). The
+ * switch's duplicate key is DE 32, 41, 11 and 7 (to the second), so a
+ * session started right after another of the same terminal must not reuse
+ * a STAN the other sent in the same second. In tenths of a second it did:
+ * four messages, then the next session 0.1 s later. Now the first session
+ * would have to answer a message every 100 us. */
 static unsigned stan_from_clock(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned)((ts.tv_sec % 86400) * 10 + ts.tv_nsec / 100000000) % 999999 + 1;
+	return (unsigned)((ts.tv_sec % 86400) * 10000 + ts.tv_nsec / 100000) % 999999 + 1;
 }
 
 tl_term *tlcli_terminal(struct tlcli *c)

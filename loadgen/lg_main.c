@@ -735,7 +735,7 @@ static bool raise_nofile(unsigned terminals, int verbose)
 	return false;
 }
 
-/* The first STAN: tenths of a second into the day, as atm-sim does. */
+/* The first STAN: tenths of a second into the day. */
 static unsigned stan_from_clock(void)
 {
 	struct timespec ts;

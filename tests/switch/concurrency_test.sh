@@ -38,6 +38,9 @@ ledger() { sql "select a.ledger_balance from cards c join accounts a on a.id = c
 
 # burst CARD-NAME CARD-ID PORT:ADMIN...: N withdrawals of AMOUNT on the card,
 # spread over the switchd processes given; checks the answers and the books.
+# Each burst has STANs of its own: two bursts can fall in one second, and
+# the switch's duplicate key is DE 32, 41, 11 and 7 (to the second).
+stan_base=0
 burst() {
   local name=$1 id=$2; shift 2
   local targets=("$@") acct l0
@@ -47,11 +50,12 @@ burst() {
     >"$TMP/burst.txt"
   lock_account "$DB" "$acct"
   local pids=() n t
+  stan_base=$((stan_base + 1000))
   rm -f "$TMP"/out.*
   for n in $(seq $N); do
     t=${targets[$(((n - 1) % ${#targets[@]}))]}
     "$BIN/atm-sim" --port "${t%%:*}" --terminal "$(printf 'ATMC%04d' "$n")" --tmk-file "$TMP/tmks.txt" \
-      --cards "$TMP/cards.txt" --timeout 30000 --stan $((n * 10)) --script "$TMP/burst.txt" >"$TMP/out.$n" 2>&1 &
+      --cards "$TMP/cards.txt" --timeout 30000 --stan $((stan_base + n * 10)) --script "$TMP/burst.txt" >"$TMP/out.$n" 2>&1 &
     pids+=($!)
   done
   # all N waiting for the card inside the switch(es), then let them go
