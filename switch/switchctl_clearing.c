@@ -29,8 +29,8 @@ static const char usage_clearing[] =
     "       switchctl clearing report --date YYYY-MM-DD [--csv]\n"
     "       switchctl clearing make-test-file --scheme mastercard|visa --date YYYY-MM-DD --out FILE\n"
     "             [--ebcdic] [--blocked] [--vary-amount PCT] [--unknown-cards N] [--late N]\n"
-    "             [--credits N] [--reversals N] [--reverse-cleared N] [--duplicates N] [--file-seq N]\n"
-    "             [--bench-cards N --records N]\n"
+    "             [--credits N] [--reversals N] [--reverse-cleared N] [--duplicates N]\n"
+    "             [--resend-cleared N] [--file-seq N] [--bench-cards N --records N]\n"
     "  import      read a Mastercard IPM or Visa BASE II file (format detected; --scheme\n"
     "              checks it), match each record to its authorisation and post it, all in\n"
     "              one transaction. A file with a structural error is rejected whole with\n"
@@ -48,7 +48,9 @@ static const char usage_clearing[] =
     "              expired, --credits adds merchant credits without authorisation,\n"
     "              --reversals reverses the first N presentments at the end of the file,\n"
     "              --reverse-cleared the scheme's N latest posted presentments of earlier files,\n"
-    "              --duplicates presents the first N presentments a second time (same ARN);\n"
+    "              --duplicates presents the first N presentments a second time (same ARN),\n"
+    "              --resend-cleared the scheme's N latest posted presentments of earlier\n"
+    "              files a second time;\n"
     "              --bench-cards/--records: RECORDS presentments over the bench cards\n"
     "              1..N (schema/bench), no database needed. Test files only: it reads\n"
     "              the PANs back from the database.\n";
@@ -603,7 +605,8 @@ struct mk {
     char yyyymmdd[9];
     bool ebcdic, blocked;
     long vary_pct;
-    long unknown, late, credits, reversals, reverse_cleared, duplicates, file_seq, bench_cards, bench_records;
+    long unknown, late, credits, reversals, reverse_cleared, resend_cleared, duplicates, file_seq;
+    long bench_cards, bench_records;
     struct clr_record *firsts;   /* the first presentments, for --reversals and --duplicates */
     long nfirsts;
 };
@@ -695,12 +698,16 @@ static bool add_auths(PGconn *db, struct clr_writer *w, struct mk *k, long *n)
     return ok;
 }
 
-/* --reverse-cleared: reversals of the scheme's most recent posted
- * presentments of earlier files (same ARN, amount and card). */
-static bool add_cleared_reversals(PGconn *db, struct clr_writer *w, const struct mk *k, long *n)
+/* The scheme's LIMIT most recent posted presentments of earlier files
+ * that nothing reversed, written again (same ARN, amount and card): as
+ * reversals (--reverse-cleared) or as presentments (--resend-cleared, an
+ * acquirer sending a cleared presentment a second time). */
+static bool add_cleared(PGconn *db, struct clr_writer *w, const struct mk *k, long limit, bool reversal, long *n)
 {
+    if (limit == 0)
+        return true;
     char lim[24];
-    snprintf(lim, sizeof lim, "%ld", k->reverse_cleared);
+    snprintf(lim, sizeof lim, "%ld", limit);
     const char *p[3] = {scheme_name(k->scheme), sc_pan_key("SWITCH_PAN_ENC_KEY", sc_demo_enc_key, false), lim};
     PGresult *r = scdb_exec(db,
                             "SELECT r.arn, r.amount, r.currency, coalesce(r.approval_code, ''),"
@@ -717,7 +724,7 @@ static bool add_cleared_reversals(PGconn *db, struct clr_writer *w, const struct
         return false;
     bool ok = true;
     for (int i = 0; ok && i < PQntuples(r); i++) {
-        struct clr_record c = {.kind = CLR_PRESENTMENT_REVERSAL, .reversal = true};
+        struct clr_record c = {.kind = reversal ? CLR_PRESENTMENT_REVERSAL : CLR_PRESENTMENT, .reversal = reversal};
         snprintf(c.arn, sizeof c.arn, "%s", PQgetvalue(r, i, 0));
         c.amount = strtoll(PQgetvalue(r, i, 1), NULL, 10);
         c.currency = (uint16_t)atoi(PQgetvalue(r, i, 2));
@@ -794,6 +801,7 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
         {"--reversals", 0, 1000, offsetof(struct mk, reversals)},
         {"--reverse-cleared", 0, 1000, offsetof(struct mk, reverse_cleared)},
         {"--duplicates", 0, 1000, offsetof(struct mk, duplicates)},
+        {"--resend-cleared", 0, 1000, offsetof(struct mk, resend_cleared)},
         {"--file-seq", 0, 99999, offsetof(struct mk, file_seq)},
         {"--bench-cards", 1, 999999999, offsetof(struct mk, bench_cards)},
         {"--records", 1, 50000000, offsetof(struct mk, bench_records)},
@@ -860,7 +868,9 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
     struct clr_writer *w = clr_writer_open(out, &info);
     long n = 0;
     k.firsts = calloc((size_t)(k.reversals > k.duplicates ? k.reversals : k.duplicates) + 1, sizeof *k.firsts);
-    bool ok = w && k.firsts && (!db || (add_auths(db, w, &k, &n) && add_cleared_reversals(db, w, &k, &n))) &&
+    bool ok = w && k.firsts &&
+              (!db || (add_auths(db, w, &k, &n) && add_cleared(db, w, &k, k.resend_cleared, false, &n) &&
+                       add_cleared(db, w, &k, k.reverse_cleared, true, &n))) &&
               add_generated(w, &k, &n);
     /* --duplicates: the acquirer sends the first presentments again. */
     for (long i = 0; ok && i < k.nfirsts && i < k.duplicates; i++)

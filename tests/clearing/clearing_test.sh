@@ -5,10 +5,11 @@
 # Visa BASE II, ASCII and EBCDIC), imported by `switchctl clearing import`:
 # matching and holds released, fees and conversion, tip and fuel tolerance, late
 # presentment after hold expiry, unknown cards to the exceptions queue,
-# credits, reversals of presentments, the same file twice, structural
-# corruption and a trailer that disagrees (rejected whole, nothing posted),
-# exceptions resolved and written off, the reconciliation report, and the
-# ledger's invariants after each step.
+# credits, reversals of presentments, a presentment sent twice (in one file
+# and in a later one), the same file twice, structural corruption and a
+# trailer that disagrees (rejected whole, nothing posted), exceptions
+# resolved and written off, the reconciliation report, and the ledger's
+# invariants after each step.
 #   clearing_test.sh SWITCHCTL
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../db/lib.sh"
@@ -30,6 +31,16 @@ snapshot() { q "select (select count(*) from journal_lines) || ' ' || (select co
                 || (select count(*) from clearing_files) || ' ' || (select count(*) from holds where status = 'active')"; }
 day=$(q "select (now() at time zone 'Asia/Phnom_Penh')::date")
 hold_status() { q "select h.status from holds h join auth_log l on l.hold_id = h.id where l.id = $1"; }
+visa_file() { # SEQ [OPTION...]: write the day's Visa file number SEQ, then import it
+  local seq=$1; shift
+  sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v$seq.ctf" --file-seq "$seq" "$@" \
+    || fail "make v$seq: $(cat "$tmp/err")"
+  sc clearing import "$tmp/v$seq.ctf" || fail "import v$seq: $(cat "$tmp/err")"
+}
+file_records() { # SEQ -> "AMOUNT:OUTCOME:DETAIL ..." of the Visa file number SEQ, in file order
+  q "select string_agg(r.amount || ':' || r.outcome || ':' || r.detail, ' ' order by r.seq) from clearing_records r
+     join clearing_files f on f.id = r.file_id where f.scheme = 'visa' and f.file_id like '%-$(printf %03d "$1")'"
+}
 open_exception() { # AUTH_ID REASON -> "EXCEPTION_ID PRESENTED_AMOUNT" of its open exception
   q "select x.id || ' ' || r.amount from clearing_exceptions x join clearing_records r on r.id = x.record_id
      where r.matched_auth_id = $1 and x.reason = '$2' and x.resolved_at is null"
@@ -207,11 +218,8 @@ v3=$(ledger $visa_acct)
 eq "$(q "select (r).response_code || ' ' || (r).rule from (select reverse('$own', 'POS00001', '900001', '1123101600',
         '$late_stan', '1123101500', 0, '0420') r) x")" "00 cleared_refunded" "reversal after clearing"
 eq "$(ledger $visa_acct)" $((v3 + 3100)) "refunded after clearing"
-sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v6.ctf" --reverse-cleared 2 --file-seq 6 \
-  || fail "make v6: $(cat "$tmp/err")"
-sc clearing import "$tmp/v6.ctf" || fail "import v6: $(cat "$tmp/err")"
-eq "$(q "select string_agg(r.amount || ':' || r.outcome || ':' || r.detail, ' ' order by r.amount) from clearing_records r
-        join clearing_files f on f.id = r.file_id where f.file_id like '%-006'")" \
+visa_file 6 --reverse-cleared 2
+eq "$(file_records 6)" \
    "1900:reversed:reversal_of_record 3100:exception:refunded_by_terminal_reversal" "reversals of an earlier file"
 eq "$(ledger $visa_acct)" $((v3 + 3100 + 1900)) "refunded once each"
 invariants "reversal after clearing"
@@ -320,14 +328,22 @@ grep -q "net settlement owed to visa: USD" "$tmp/out" || fail "report text: $(ca
 approved purchase $own POS00001 $visa 2300 840 5411
 approved purchase $own POS00001 $visa 2400 840 5411
 v8=$(ledger $visa_acct)
-sc clearing make-test-file --scheme visa --date "$day" --out "$tmp/v8.ctf" --duplicates 1 --file-seq 8 \
-  || fail "make v8: $(cat "$tmp/err")"
-sc clearing import "$tmp/v8.ctf" || fail "import v8: $(cat "$tmp/err")"
-eq "$(q "select string_agg(r.amount || ':' || r.outcome || ':' || r.detail, ' ' order by r.seq) from clearing_records r
-        join clearing_files f on f.id = r.file_id where f.file_id like '%-008'")" \
+visa_file 8 --duplicates 1
+eq "$(file_records 8)" \
    "2300:matched:hold_released 2400:matched:hold_released 2300:exception:duplicate_arn" "duplicate in one file"
 eq "$(q "select count(*) from clearing_exceptions x join clearing_records r on r.id = x.record_id
         where x.reason = 'duplicate_arn' and x.resolved_at is null")" 1 "duplicate queued"
 eq "$(ledger $visa_acct)" $((v8 - 2300 - 2400)) "a duplicate posts nothing"
+invariants "duplicate in one file"
+
+# 11. A presentment cleared in an earlier file arrives again in a later one
+#     (same ARN, another file id): queued as a duplicate, posts nothing.
+approved purchase $own POS00001 $visa 2500 840 5411
+visa_file 9
+v9=$(ledger $visa_acct) s9=$(ledger GL-SCHEME_SETTLEMENT-USD)
+visa_file 10 --resend-cleared 1
+eq "$(file_records 10)" "2500:exception:duplicate_arn" "a cleared presentment sent again"
+eq "$(ledger $visa_acct)" "$v9" "a presentment sent again posts nothing"
+eq "$(ledger GL-SCHEME_SETTLEMENT-USD)" "$s9" "a presentment sent again owes the scheme nothing"
 invariants "the end"
 echo "clearing: all checks passed"
