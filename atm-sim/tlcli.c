@@ -1,5 +1,6 @@
 /* The simulators' shared command line (tlcli.h). */
 #include "tlcli.h"
+#include "tlreq.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -154,20 +155,6 @@ static void trace(void *arg, const char *dir, const struct iso_msg *m)
 	fprintf(stderr, "%s\n", line);
 }
 
-/* The first STAN when none is given: the clock in units of 100 us,
- * modulo 999999 (it wraps every 100 s, and DE 7 has moved on by then). The
- * switch's duplicate key is DE 32, 41, 11 and 7 (to the second), so a
- * session started right after another of the same terminal must not reuse
- * a STAN the other sent in the same second. In tenths of a second it did:
- * four messages, then the next session 0.1 s later. Now the first session
- * would have to answer a message every 100 us. */
-static unsigned stan_from_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned)((ts.tv_sec % 86400) * 10000 + ts.tv_nsec / 100000) % 999999 + 1;
-}
-
 tl_term *tlcli_terminal(struct tlcli *c)
 {
 	if (c->verbose)
@@ -179,7 +166,13 @@ tl_term *tlcli_terminal(struct tlcli *c)
 		                "--acquirer 1..11 digits, --location up to 40 characters)\n", c->prog);
 		return NULL;
 	}
-	tl_set_stan(t, c->stan ? c->stan : stan_from_clock());
+	if (c->stan) {
+		tl_set_stan(t, c->stan);
+	} else {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		tl_set_stan(t, tlq_first_stan(&now));
+	}
 	if (c->tmk_file && tl_load_tmk(t, c->tmk_file) != 0) {
 		fprintf(stderr, "%s: %s\n", c->prog, tl_reason(t));
 		tl_free(t);

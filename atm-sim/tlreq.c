@@ -19,6 +19,11 @@ void tlq_next_stan(unsigned *counter, char out[7])
 	*counter = *counter >= 999999 ? 1 : *counter + 1;
 }
 
+unsigned tlq_first_stan(const struct timespec *now)
+{
+	return (unsigned)((now->tv_sec % 86400) * 10000 + now->tv_nsec / 100000) % 999999u + 1u;
+}
+
 void tlq_stamp(struct tlq_req *r, time_t now)
 {
 	struct tm u, l;

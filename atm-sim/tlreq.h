@@ -54,6 +54,16 @@ struct tlq_req {
  * (1..999999, wrapping; a counter outside that range restarts at 1). */
 void tlq_next_stan(unsigned *counter, char out[7]);
 
+/* A terminal's first STAN when none is configured, from the wall clock
+ * NOW: its time of day in units of 100 us, modulo 999999, plus 1 (1..999999;
+ * it wraps every 100 s, and DE 7 has moved on by then). The switch's
+ * duplicate key is DE 32, 41, 11 and 7 (to the second), so a session
+ * started right after another of the same terminal must not reuse a STAN
+ * the other sent in the same second; for that the first session would
+ * have to send a message every 100 us. A stand-in for a terminal's own
+ * persistent counter. */
+unsigned tlq_first_stan(const struct timespec *now);
+
 /* DE 7 (UTC), DE 12 and 13 (local time) and DE 37 of a request whose
  * r->stan is set, at `now`. */
 void tlq_stamp(struct tlq_req *r, time_t now);

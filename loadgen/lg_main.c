@@ -735,15 +735,6 @@ static bool raise_nofile(unsigned terminals, int verbose)
 	return false;
 }
 
-/* The first STAN: tenths of a second into the day. */
-static unsigned stan_from_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	unsigned tenths = (unsigned)(ts.tv_sec % 86400) * 10u + (unsigned)(ts.tv_nsec / 100000000);
-	return tenths % 999999u + 1u;
-}
-
 /* Waits for the next second of the wall clock. The switch's duplicate key
  * is DE 32, 41, 11 and 7 (to the second); a terminal here sends hundreds of
  * messages a second, so a run started right after another could give a
@@ -883,8 +874,11 @@ static int start(struct run *r)
 		return 2;
 	if (!o->seeded)
 		o->seed = ((uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid()) % 1000000000000ull;
-	if (o->stan == 0)
-		o->stan = stan_from_clock();
+	if (o->stan == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		o->stan = tlq_first_stan(&now);
+	}
 	lgs_seed(&r->rng, o->seed);
 	signal(SIGPIPE, SIG_IGN);
 

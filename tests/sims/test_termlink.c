@@ -15,6 +15,7 @@
 #include "peer.h"
 #include "termlink.h"
 #include "tlconn.h"
+#include "tlreq.h"
 
 #define TMK "0123456789ABCDEFFEDCBA9876543210" /* ATM00001's demo TMK */
 #define TPK "89ABCDEF01234567FEDCBA9876543210"
@@ -324,6 +325,27 @@ static void t_config(void **state)
 	assert_null(tl_new(&c, &err));
 }
 
+/* The first STAN from the clock: 100 us apart in one second gives another
+ * STAN, every value is a valid DE 11 (1..999999), and it wraps every 100 s. */
+static void t_first_stan(void **state)
+{
+	(void)state;
+	struct timespec a = {.tv_sec = 1795000000, .tv_nsec = 0}; /* 2026-11-18 11:06:40 UTC */
+	struct timespec b = {.tv_sec = 1795000000, .tv_nsec = 100000};
+	unsigned sa = tlq_first_stan(&a), sb = tlq_first_stan(&b);
+	assert_int_equal(sa, 401); /* second 40000 of the day: 400,000,000 mod 999999 = 400 */
+	assert_int_equal(sb, sa + 1);
+	struct timespec mid = {.tv_sec = 0, .tv_nsec = 0};
+	assert_int_equal(tlq_first_stan(&mid), 1);
+	struct timespec wrap = {.tv_sec = 100, .tv_nsec = 0}; /* 1,000,000 units: wrapped once */
+	assert_int_equal(tlq_first_stan(&wrap), 2);
+	for (long s = 0; s < 86400; s += 7) {
+		struct timespec t = {.tv_sec = s, .tv_nsec = 999900000};
+		unsigned v = tlq_first_stan(&t);
+		assert_true(v >= 1 && v <= 999999);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +354,7 @@ int main(void)
 		cmocka_unit_test(t_link_matching),  cmocka_unit_test(t_link_timeout_reversal),
 		cmocka_unit_test(t_link_wait_close), cmocka_unit_test(t_config),
 		cmocka_unit_test(t_unsure),         cmocka_unit_test(t_link_reversal_mac),
+		cmocka_unit_test(t_first_stan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
