@@ -38,8 +38,11 @@ bool scpin_pvk(PGconn *db, schsm *hsm, const char *label, struct scpin_pvk *out)
 
 /* Ask the HSM for a PVK (kept under its LMK) and for the Visa
  * PVV of DEMO_PIN on every demo card that has no PIN data yet, and store
- * them in one transaction. Prints one line; returns 0, or 1 after a
- * one-line error on stderr. Clear PINs and PANs are never printed. */
+ * them in one transaction. A new PVK is drawn again (in a new transaction)
+ * while two of the PINs the docs use on demo cards (1234, 0000, 1111, 4321,
+ * 5678, 9876, 9999) give one PVV on some card, so each of them is wrong
+ * for the others. Prints one line (and one per redraw); returns 0, or 1
+ * after a one-line error on stderr. PANs are never printed. */
 int demo_pin_data(PGconn *db, schsm *hsm);
 
 /* A CVK from hsm-sim (kept under its LMK) for every card that has none,
