@@ -311,7 +311,7 @@ class Runner:
                       from daily_usage u, bank_settings s where u.card_id = c.id and u.channel = '%s'
                        and u.business_day = (now() at time zone s.business_tz)::date),
           'log', (select json_agg(json_build_object('rule', l.rule, 'fee', l.fee + l.fee_conversion)
-                                  order by l.id) from auth_log l where l.id > %d),
+                                  order by l.msg_class <> 'local', l.id) from auth_log l where l.id > %d),
           'max', (select coalesce(max(id), 0) from auth_log))
           from (select 1) x left join cards c on c.id = %s left join accounts a on a.id = c.account_id""" % (
             channel, after_id, cid if cid else "NULL")
@@ -432,6 +432,8 @@ class Runner:
         st = self.state(cid, after_id, channel)
         # switchd writes the answers it gives itself (msg_class local) after
         # sending them, without waiting: give such a row a moment to land.
+        # Its place among the case's other rows is a race (the next message
+        # can be decided first), so state() lists local rows first.
         for _ in range(40):
             if [e["rule"] for e in st["log"] or []] == expand_rules(row["rules"]):
                 break
