@@ -30,7 +30,8 @@ static const char usage_clearing[] =
     "       switchctl clearing make-test-file --scheme mastercard|visa --date YYYY-MM-DD --out FILE\n"
     "             [--ebcdic] [--blocked] [--vary-amount PCT] [--unknown-cards N] [--late N]\n"
     "             [--credits N] [--reversals N] [--reverse-cleared N] [--duplicates N]\n"
-    "             [--resend-cleared N] [--file-seq N] [--bench-cards N --records N]\n"
+    "             [--resend-cleared N] [--resend-reversed N] [--file-seq N]\n"
+    "             [--bench-cards N --records N]\n"
     "  import      read a Mastercard IPM or Visa BASE II file (format detected; --scheme\n"
     "              checks it), match each record to its authorisation and post it, all in\n"
     "              one transaction. A file with a structural error is rejected whole with\n"
@@ -50,7 +51,8 @@ static const char usage_clearing[] =
     "              --reverse-cleared the scheme's N latest posted presentments of earlier files,\n"
     "              --duplicates presents the first N presentments a second time (same ARN),\n"
     "              --resend-cleared the scheme's N latest posted presentments of earlier\n"
-    "              files a second time;\n"
+    "              files a second time, --resend-reversed its N latest presentments whose\n"
+    "              posting a presentment reversal undid, again;\n"
     "              --bench-cards/--records: RECORDS presentments over the bench cards\n"
     "              1..N (schema/bench), no database needed. Test files only: it reads\n"
     "              the PANs back from the database.\n";
@@ -605,7 +607,7 @@ struct mk {
     char yyyymmdd[9];
     bool ebcdic, blocked;
     long vary_pct;
-    long unknown, late, credits, reversals, reverse_cleared, resend_cleared, duplicates, file_seq;
+    long unknown, late, credits, reversals, reverse_cleared, resend_cleared, resend_reversed, duplicates, file_seq;
     long bench_cards, bench_records;
     struct clr_record *firsts;   /* the first presentments, for --reversals and --duplicates */
     long nfirsts;
@@ -698,17 +700,24 @@ static bool add_auths(PGconn *db, struct clr_writer *w, struct mk *k, long *n)
     return ok;
 }
 
-/* The scheme's LIMIT most recent posted presentments of earlier files
- * that nothing reversed, written again (same ARN, amount and card): as
- * reversals (--reverse-cleared) or as presentments (--resend-cleared, an
- * acquirer sending a cleared presentment a second time). */
-static bool add_cleared(PGconn *db, struct clr_writer *w, const struct mk *k, long limit, bool reversal, long *n)
+/* Presentments of earlier files written again (same ARN, amount and
+ * card), the scheme's LIMIT most recent of them. */
+enum cleared_again {
+    REVERSE_CLEARED, /* posted, nothing reversed them: as reversals */
+    RESEND_CLEARED,  /* the same, as presentments: sent a second time */
+    RESEND_REVERSED, /* posted, then undone by a reversal: as presentments */
+};
+
+static bool add_cleared(PGconn *db, struct clr_writer *w, const struct mk *k, long limit, enum cleared_again how,
+                        long *n)
 {
     if (limit == 0)
         return true;
+    bool reversal = how == REVERSE_CLEARED;
     char lim[24];
     snprintf(lim, sizeof lim, "%ld", limit);
-    const char *p[3] = {scheme_name(k->scheme), sc_pan_key("SWITCH_PAN_ENC_KEY", sc_demo_enc_key, false), lim};
+    const char *p[4] = {scheme_name(k->scheme), sc_pan_key("SWITCH_PAN_ENC_KEY", sc_demo_enc_key, false), lim,
+                        how == RESEND_REVERSED ? "t" : "f"};
     PGresult *r = scdb_exec(db,
                             "SELECT r.arn, r.amount, r.currency, coalesce(r.approval_code, ''),"
                             " coalesce(to_char(r.txn_date, 'YYYYMMDD'), ''), coalesce(r.terminal_id, ''),"
@@ -717,9 +726,12 @@ static bool add_cleared(PGconn *db, struct clr_writer *w, const struct mk *k, lo
                             " FROM clearing_records r JOIN clearing_files f ON f.id = r.file_id"
                             " JOIN cards c ON c.id = r.card_id"
                             " WHERE f.scheme = $1::card_scheme AND r.kind = 'presentment' AND r.entry_id IS NOT NULL"
-                            "   AND NOT EXISTS (SELECT 1 FROM clearing_records x WHERE x.reverses_record_id = r.id)"
+                            "   AND CASE WHEN $4::boolean"
+                            "       THEN EXISTS (SELECT 1 FROM clearing_records x WHERE x.reverses_record_id = r.id"
+                            "                       AND x.outcome = 'reversed')"
+                            "       ELSE NOT EXISTS (SELECT 1 FROM clearing_records x WHERE x.reverses_record_id = r.id) END"
                             " ORDER BY r.id DESC LIMIT $3::int",
-                            3, p);
+                            4, p);
     if (!r)
         return false;
     bool ok = true;
@@ -802,6 +814,7 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
         {"--reverse-cleared", 0, 1000, offsetof(struct mk, reverse_cleared)},
         {"--duplicates", 0, 1000, offsetof(struct mk, duplicates)},
         {"--resend-cleared", 0, 1000, offsetof(struct mk, resend_cleared)},
+        {"--resend-reversed", 0, 1000, offsetof(struct mk, resend_reversed)},
         {"--file-seq", 0, 99999, offsetof(struct mk, file_seq)},
         {"--bench-cards", 1, 999999999, offsetof(struct mk, bench_cards)},
         {"--records", 1, 50000000, offsetof(struct mk, bench_records)},
@@ -869,8 +882,9 @@ static int cmd_make(const char *conninfo, int argc, char **argv)
     long n = 0;
     k.firsts = calloc((size_t)(k.reversals > k.duplicates ? k.reversals : k.duplicates) + 1, sizeof *k.firsts);
     bool ok = w && k.firsts &&
-              (!db || (add_auths(db, w, &k, &n) && add_cleared(db, w, &k, k.resend_cleared, false, &n) &&
-                       add_cleared(db, w, &k, k.reverse_cleared, true, &n))) &&
+              (!db || (add_auths(db, w, &k, &n) && add_cleared(db, w, &k, k.resend_cleared, RESEND_CLEARED, &n) &&
+                       add_cleared(db, w, &k, k.resend_reversed, RESEND_REVERSED, &n) &&
+                       add_cleared(db, w, &k, k.reverse_cleared, REVERSE_CLEARED, &n))) &&
               add_generated(w, &k, &n);
     /* --duplicates: the acquirer sends the first presentments again. */
     for (long i = 0; ok && i < k.nfirsts && i < k.duplicates; i++)

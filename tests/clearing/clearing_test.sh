@@ -345,5 +345,30 @@ visa_file 10 --resend-cleared 1
 eq "$(file_records 10)" "2500:exception:duplicate_arn" "a cleared presentment sent again"
 eq "$(ledger $visa_acct)" "$v9" "a presentment sent again posts nothing"
 eq "$(ledger GL-SCHEME_SETTLEMENT-USD)" "$s9" "a presentment sent again owes the scheme nothing"
+invariants "a cleared presentment sent again"
+
+# 12. The scheme reverses a cleared withdrawal at another bank's ATM, then the
+#     acquirer presents it again (same ARN): not a duplicate, and it takes its
+#     authorisation again, as a late presentment (the hold was completed by
+#     the first) priced as authorised: the authorisation's fee, not a force
+#     post's.
+approved cash $other OTHER001 $visa 3000 840 6011
+read -r aid12 fee12 <<<"$(q "select id || ' ' || fee from auth_log
+                              where card_id = $visa and msg_class = 'auth' order by id desc limit 1")"
+[ "$fee12" -gt 0 ] || fail "the withdrawal at another bank's ATM has no fee ($fee12)"
+v11=$(ledger $visa_acct)
+visa_file 11
+eq "$(file_records 11)" "3000:matched:hold_released" "the withdrawal cleared"
+eq "$(ledger $visa_acct)" $((v11 - 3000 - fee12)) "the withdrawal cleared: amount and fee"
+visa_file 12 --reverse-cleared 1
+eq "$(file_records 12)" "3000:reversed:reversal_of_record" "its clearing reversed"
+eq "$(ledger $visa_acct)" "$v11" "the reversal gives back amount and fee"
+s12=$(ledger GL-SCHEME_SETTLEMENT-USD)
+visa_file 13 --resend-reversed 1
+eq "$(file_records 13)" "3000:late:hold_expired_late_presentment" "presented again after the reversal"
+eq "$(q "select r.matched_auth_id || ' ' || r.fee from clearing_records r join clearing_files f on f.id = r.file_id
+         where f.scheme = 'visa' and f.file_id like '%-013'")" "$aid12 $fee12" "its authorisation and the authorisation's fee"
+eq "$(ledger $visa_acct)" $((v11 - 3000 - fee12)) "posted once more, as authorised"
+eq "$(ledger GL-SCHEME_SETTLEMENT-USD)" $((s12 + 3000)) "owed to the scheme once more"
 invariants "the end"
 echo "clearing: all checks passed"
