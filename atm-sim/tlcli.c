@@ -166,13 +166,7 @@ tl_term *tlcli_terminal(struct tlcli *c)
 		                "--acquirer 1..11 digits, --location up to 40 characters)\n", c->prog);
 		return NULL;
 	}
-	if (c->stan) {
-		tl_set_stan(t, c->stan);
-	} else {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		tl_set_stan(t, tlq_first_stan(&now));
-	}
+	tl_set_stan(t, c->stan ? c->stan : tlq_first_stan_now());
 	if (c->tmk_file && tl_load_tmk(t, c->tmk_file) != 0) {
 		fprintf(stderr, "%s: %s\n", c->prog, tl_reason(t));
 		tl_free(t);

@@ -24,6 +24,13 @@ unsigned tlq_first_stan(const struct timespec *now)
 	return (unsigned)((now->tv_sec % 86400) * 10000 + now->tv_nsec / 100000) % 999999u + 1u;
 }
 
+unsigned tlq_first_stan_now(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return tlq_first_stan(&now);
+}
+
 void tlq_stamp(struct tlq_req *r, time_t now)
 {
 	struct tm u, l;

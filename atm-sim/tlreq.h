@@ -63,6 +63,8 @@ void tlq_next_stan(unsigned *counter, char out[7]);
  * have to send a message every 100 us. A stand-in for a terminal's own
  * persistent counter. */
 unsigned tlq_first_stan(const struct timespec *now);
+/* tlq_first_stan() of the wall clock now. */
+unsigned tlq_first_stan_now(void);
 
 /* DE 7 (UTC), DE 12 and 13 (local time) and DE 37 of a request whose
  * r->stan is set, at `now`. */

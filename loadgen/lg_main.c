@@ -874,11 +874,8 @@ static int start(struct run *r)
 		return 2;
 	if (!o->seeded)
 		o->seed = ((uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid()) % 1000000000000ull;
-	if (o->stan == 0) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		o->stan = tlq_first_stan(&now);
-	}
+	if (o->stan == 0)
+		o->stan = tlq_first_stan_now();
 	lgs_seed(&r->rng, o->seed);
 	signal(SIGPIPE, SIG_IGN);
 
